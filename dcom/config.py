@@ -1,0 +1,267 @@
+"""The one configuration object that describes a D-com instance.
+
+The generator (``dcom.hw``), the golden model and compiler (``dcom.sw``), the performance model
+and the synthesis flow (``dcom.synth``) all take a :class:`DcomConfig`, so a parameter or a
+derived quantity (tree depth, latency, bank bandwidth) is defined here once and cannot drift
+between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "DcomConfig", "FORMATS", "parse_dims"]
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """An IEEE 754 binary interchange format.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``"fp16"``, ``"fp32"``).
+    exp_bits : int
+        Width of the biased exponent field.
+    man_bits : int
+        Width of the stored significand field (without the hidden bit).
+    """
+
+    name: str
+    exp_bits: int
+    man_bits: int
+
+    @property
+    def width(self) -> int:
+        """Total width in bits."""
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def bias(self) -> int:
+        """Exponent bias."""
+        return (1 << (self.exp_bits - 1)) - 1
+
+    @property
+    def exp_max(self) -> int:
+        """All-ones exponent field (infinities and NaN)."""
+        return (1 << self.exp_bits) - 1
+
+    @property
+    def quiet_nan(self) -> int:
+        """The canonical NaN every dcom unit outputs: positive sign, quiet bit set, zero payload."""
+        return (self.exp_max << self.man_bits) | (1 << (self.man_bits - 1))
+
+
+FORMATS = {
+    "fp16": FloatFormat("fp16", exp_bits=5, man_bits=10),
+    "fp32": FloatFormat("fp32", exp_bits=8, man_bits=23),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration parameter has a value dcom cannot build."""
+
+    def __init__(self, parameter: str, value, allowed: str):
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{parameter}={value!r} is not allowed; allowed values: {allowed}")
+
+
+def _is_pow2(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+def parse_dims(text: str, parameter: str) -> tuple[int, int]:
+    """Parse ``"RxC"`` (e.g. ``"16x16"``) into two integers.
+
+    Raises
+    ------
+    ConfigError
+        If ``text`` is not two positive integers joined by ``x``.
+    """
+    parts = str(text).lower().split("x")
+    try:
+        rows, cols = (int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(parameter, text, "ROWSxCOLS with positive integers, e.g. 16x16") from None
+    return rows, cols
+
+
+@dataclass(frozen=True)
+class DcomConfig:
+    """A validated, immutable description of one D-com instance.
+
+    The defaults are the paper's design point (section 5): 16 x 16 clusters, each an 8 x 8 grid
+    of FP16 multipliers, with FP32 accumulation (see ARCHITECTURE.md for why).
+
+    Parameters
+    ----------
+    cluster_rows, cluster_cols : int
+        The cluster array ``R x C``. Each column of clusters shares one memory bank.
+    grid_rows, grid_cols : int
+        The multiplier grid ``P x Q`` of one cluster; powers of two, since every row and column
+        feeds a binary reduction tree.
+    mul_format : str
+        Operand format of the multipliers. Only ``"fp16"``.
+    acc_format : str
+        Format of products, tree sums and accumulators: ``"fp32"`` (the product of two FP16
+        values is exact in FP32) or ``"fp16"`` (every product and sum rounded to FP16).
+    buffer_depth : int
+        Shared-buffer depth per cluster, in words of ``P x Q`` FP16 lanes (one tile a word).
+    bank_depth : int
+        Memory-bank depth per cluster column, in the same words.
+    bank_width : int
+        Bits a bank delivers per cycle, a multiple of 16; moving one word between a bank and a
+        cluster takes ``ceil(16 P Q / bank_width)`` cycles.
+    broadcast_depth : int
+        FP32 words of the global broadcast memory, which keeps the norms (alpha, beta) that
+        the scalar unit computes.
+    program_depth : int
+        Instructions the controller's program memory holds.
+    expansion : int
+        Expansion factor ``f`` (paper section 5.3): partial sums are reduced within groups of
+        ``f`` clusters before one global combine. A power of two dividing ``R * C``.
+    mul_stages : int
+        Pipeline registers inside each multiplier (0 = combinational).
+    add_stages : int
+        Pipeline registers inside each adder (0 = combinational).
+    tree_registers : bool
+        Whether a register follows every level of the reduction trees.
+    clock_mhz : float
+        Clock frequency assumed by the performance model and the power report.
+    """
+
+    cluster_rows: int = 16
+    cluster_cols: int = 16
+    grid_rows: int = 8
+    grid_cols: int = 8
+    mul_format: str = "fp16"
+    acc_format: str = "fp32"
+    buffer_depth: int = 2048
+    bank_depth: int = 16384
+    bank_width: int = 1024
+    broadcast_depth: int = 256
+    program_depth: int = 1024
+    expansion: int = 8
+    mul_stages: int = 1
+    add_stages: int = 0
+    tree_registers: bool = True
+    clock_mhz: float = 1000.0
+
+    def __post_init__(self):
+        for name in ("cluster_rows", "cluster_cols", "buffer_depth", "bank_depth",
+                     "broadcast_depth", "program_depth"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConfigError(name, value, "integers >= 1")
+        for name in ("grid_rows", "grid_cols"):
+            value = getattr(self, name)
+            if not _is_int(value) or not _is_pow2(value):
+                raise ConfigError(name, value, "powers of two: 1, 2, 4, 8, 16, ...")
+        if self.mul_format not in ("fp16",):
+            raise ConfigError("mul_format", self.mul_format, "'fp16'")
+        if self.acc_format not in ("fp32", "fp16"):
+            raise ConfigError("acc_format", self.acc_format, "'fp32', 'fp16'")
+        if not _is_int(self.bank_width) or self.bank_width < 16 or self.bank_width % 16:
+            raise ConfigError("bank_width", self.bank_width, "multiples of 16 bits: 16, 32, ...")
+        n = self.cluster_rows * self.cluster_cols
+        if not _is_int(self.expansion) or not _is_pow2(self.expansion) or n % self.expansion:
+            allowed = ", ".join(str(1 << i) for i in range(n.bit_length())
+                                if n % (1 << i) == 0)
+            raise ConfigError("expansion", self.expansion,
+                              f"powers of two that divide the {n} clusters: {allowed}")
+        for name in ("mul_stages", "add_stages"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ConfigError(name, value, "integers >= 0")
+        if not isinstance(self.tree_registers, bool):
+            raise ConfigError("tree_registers", self.tree_registers, "True, False")
+        if (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float))
+                or not math.isfinite(self.clock_mhz) or self.clock_mhz <= 0):
+            raise ConfigError("clock_mhz", self.clock_mhz, "finite numbers > 0")
+
+    # Derived quantities: the only place they are computed.
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters, ``R * C``."""
+        return self.cluster_rows * self.cluster_cols
+
+    @property
+    def macs_per_cluster(self) -> int:
+        """Multipliers per cluster, ``P * Q``."""
+        return self.grid_rows * self.grid_cols
+
+    @property
+    def n_multipliers(self) -> int:
+        """Multipliers in the whole array."""
+        return self.n_clusters * self.macs_per_cluster
+
+    @property
+    def operand(self) -> FloatFormat:
+        """Multiplier operand format."""
+        return FORMATS[self.mul_format]
+
+    @property
+    def acc(self) -> FloatFormat:
+        """Accumulation format (products, tree sums, accumulators)."""
+        return FORMATS[self.acc_format]
+
+    @property
+    def row_tree_levels(self) -> int:
+        """Adder levels of a row tree (it sums the ``Q`` products of one grid row)."""
+        return self.grid_cols.bit_length() - 1
+
+    @property
+    def col_tree_levels(self) -> int:
+        """Adder levels of a column tree (it sums the ``P`` products of one grid column)."""
+        return self.grid_rows.bit_length() - 1
+
+    def tree_latency(self, levels: int) -> int:
+        """Cycles through a reduction tree of ``levels`` adder levels."""
+        return levels * (self.add_stages + int(self.tree_registers))
+
+    @property
+    def word_bits(self) -> int:
+        """Bits of one buffer or bank word (``P x Q`` FP16 lanes)."""
+        return 16 * self.macs_per_cluster
+
+    @property
+    def bank_cycles_per_word(self) -> int:
+        """Cycles a bank needs to deliver one word, ``ceil(word_bits / bank_width)``."""
+        return -(-self.word_bits // self.bank_width)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of expansion groups, ``R * C / f``."""
+        return self.n_clusters // self.expansion
+
+    def replace(self, **changes) -> "DcomConfig":
+        """Return a copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for manifests and reports."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DcomConfig":
+        """Build from :meth:`to_dict` output, refusing unknown keys."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(unknown[0], data[unknown[0]], ", ".join(sorted(known)))
+        return cls(**data)
+
+    def describe(self) -> str:
+        """One line, e.g. ``16x16 clusters of 8x8 fp16 multipliers, fp32 accumulation, f=8``."""
+        return (f"{self.cluster_rows}x{self.cluster_cols} clusters of "
+                f"{self.grid_rows}x{self.grid_cols} {self.mul_format} multipliers, "
+                f"{self.acc_format} accumulation, f={self.expansion}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

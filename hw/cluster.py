@@ -1,0 +1,295 @@
+"""The D-com cluster: a ``P x Q`` grid of FP16 multipliers with dual-path reduction trees.
+
+Paper section 5.2: every multiplier feeds a binary reduction tree along its row and another
+along its column. With a tile of ``A`` read from the shared buffer and a vector broadcast down
+the columns, the row trees give ``A_tile @ x``; with the vector broadcast along the rows, the
+column trees give ``A_tile.T @ y`` from the same stored tile. Accumulators behind the trees sum
+partial results over many tiles. The word layouts and the arithmetic are those of
+``docs/arithmetic.md``, which the golden model follows too.
+
+Commands enter one per cycle and retire in order, :attr:`Cluster.latency` cycles later, when
+they update the accumulators or write the buffer; the sequencer keeps a read of a word at least
+that far behind a write-back to it.
+"""
+
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, enum, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from dcom.config import FORMATS, DcomConfig
+from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, canonical_nan
+from dcom.hw.hierarchy import ModuleLibrary, SharedModule
+
+__all__ = ["AccMode", "Broadcast", "Cluster", "ClusterOp", "command_layout"]
+
+
+class ClusterOp(enum.Enum, shape=2):
+    """What a command does when it retires."""
+
+    #: Multiply the A word by the broadcast B word; trees feed the accumulators.
+    MULTIPLY = 0
+    #: Load the accumulators with widened FP16 values from the B word (rows from its
+    #: column 0, columns from its row 0).
+    PRELOAD = 1
+    #: Write the row accumulators, rounded to FP16, into column ``lane`` of word ``a_addr``.
+    WRITE_ROWS = 2
+    #: Write the column accumulators, rounded to FP16, into row ``lane`` of word ``a_addr``.
+    WRITE_COLS = 3
+
+
+class Broadcast(enum.Enum, shape=2):
+    """Which lane of the B word each multiplier ``(i, j)`` receives (the scatter network)."""
+
+    #: ``B[j]``: the row-0 vector down every column (row path, ``A @ x``).
+    ROW = 0
+    #: ``B[i Q]``: the column-0 vector along every row (column path, ``A.T @ y``).
+    COL = 1
+    #: ``B[lane]``: one scalar to every multiplier.
+    SCALAR = 2
+    #: ``B[i Q + j]``: elementwise, for dot products of whole words.
+    ELEMENT = 3
+
+
+class AccMode(enum.Enum, shape=2):
+    """What a command does to a set of accumulators (rows or columns)."""
+
+    HOLD = 0
+    #: ``acc <- acc + tree`` (``MULTIPLY``), or load (``PRELOAD``), or write it (``WRITE_*``).
+    ACCUMULATE = 1
+    #: ``acc <- +0 + tree``: start a new sum.
+    RESTART = 2
+
+
+def command_layout(config: DcomConfig) -> data.StructLayout:
+    """Layout of one cluster command for ``config``."""
+    return data.StructLayout({
+        "op": ClusterOp,
+        "broadcast": Broadcast,
+        "negate": 1,
+        "row_acc": AccMode,
+        "col_acc": AccMode,
+        "lane": max(1, ceil_log2(config.macs_per_cluster)),
+        "a_addr": max(1, ceil_log2(config.buffer_depth)),
+        "b_addr": max(1, ceil_log2(config.buffer_depth)),
+    })
+
+
+def _word(config: DcomConfig) -> data.ArrayLayout:
+    return data.ArrayLayout(16, config.macs_per_cluster)
+
+
+def cluster_signature(config: DcomConfig) -> wiring.Signature:
+    """Ports of a :class:`Cluster` (from the point of view of the cluster)."""
+    addr = max(1, ceil_log2(config.buffer_depth))
+    lanes = config.macs_per_cluster
+    acc = config.acc.width
+    return wiring.Signature({
+        "cmd": In(wiring.Signature({"valid": Out(1), "payload": Out(command_layout(config))})),
+        "fill": In(wiring.Signature({
+            "valid": Out(1), "ready": In(1), "addr": Out(addr), "lanes": Out(lanes),
+            "data": Out(_word(config))})),
+        "read": In(wiring.Signature({
+            "valid": Out(1), "ready": In(1), "addr": Out(addr),
+            "resp_valid": In(1), "data": In(_word(config))})),
+        "row_acc": Out(data.ArrayLayout(acc, config.grid_rows)),
+        "col_acc": Out(data.ArrayLayout(acc, config.grid_cols)),
+        "idle": Out(1),
+    })
+
+
+class Cluster(wiring.Component):
+    """One D-com cluster.
+
+    Parameters
+    ----------
+    config : DcomConfig
+        Grid size, formats, buffer depth and pipelining.
+    library : ModuleLibrary or None
+        ``None`` builds the arithmetic units flat (for Amaranth's simulator); a library makes
+        them instances of modules emitted once.
+
+    Attributes
+    ----------
+    latency : int
+        Cycles from a command's issue to its retirement.
+
+    Ports
+    -----
+    cmd : valid + :func:`command_layout` payload, one command per cycle, always accepted.
+    fill : writes lanes of a buffer word (host load); ``ready`` is low while a write-back retires.
+    read : reads a buffer word, answered next cycle with ``resp_valid``; ``ready`` is low while
+        a command issues.
+    row_acc, col_acc : the accumulators, in the accumulation format.
+    idle : no command in flight.
+    """
+
+    def __init__(self, config: DcomConfig, library: ModuleLibrary | None = None):
+        self.config = config
+        self._library = library
+        acc = config.acc_format
+        self._mul = self._unit(f"dcom_fp_mul_{acc}_s{config.mul_stages}",
+                               lambda: FPMultiplier(out_format=acc, stages=config.mul_stages))
+        self.tree_latency = max(config.tree_latency(config.row_tree_levels),
+                                config.tree_latency(config.col_tree_levels))
+        self.latency = 1 + config.mul_stages + self.tree_latency
+        super().__init__(cluster_signature(config))
+
+    def _unit(self, name, make):
+        return lambda: SharedModule(name, make, self._library)
+
+    def _tree(self, m: Module, leaves: list, name: str):
+        config = self.config
+        adder = self._unit(f"dcom_fp_add_{config.acc_format}_s{config.add_stages}",
+                           lambda: FPAdder(fmt=config.acc_format, stages=config.add_stages))
+        level = 0
+        while len(leaves) > 1:
+            sums = []
+            for k in range(0, len(leaves), 2):
+                m.submodules[f"{name}_l{level}_{k // 2}"] = add = adder()
+                m.d.comb += [add.a.eq(leaves[k]), add.b.eq(leaves[k + 1])]
+                out = add.sum
+                if config.tree_registers:
+                    out = Signal.like(add.sum, name=f"{name}_l{level}_{k // 2}_q")
+                    m.d.sync += out.eq(add.sum)
+                sums.append(out)
+            leaves, level = sums, level + 1
+        return leaves[0], config.tree_latency(level)
+
+    def _convert(self, m: Module, value, src: str, dst: str, name: str):
+        """``value`` converted from format ``src`` to ``dst`` (between equal formats only a NaN
+        changes: it becomes canonical, as the contract keeps every stored NaN)."""
+        if src == dst:
+            return canonical_nan(value, FORMATS[src])
+        m.submodules[name] = unit = self._unit(
+            f"dcom_fp_convert_{src}_{dst}", lambda: FPConvert(src, dst))()
+        m.d.comb += unit.a.eq(value)
+        return unit.result
+
+    @staticmethod
+    def _delay(m: Module, value, cycles: int, name: str):
+        for stage in range(cycles):
+            delayed = Signal.like(value, name=f"{name}_d{stage}")
+            m.d.sync += delayed.eq(value)
+            value = delayed
+        return value
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self.config
+        P, Q = config.grid_rows, config.grid_cols
+        acc_width = config.acc.width
+
+        m.submodules.buffer = buffer = memory.Memory(shape=_word(config),
+                                                     depth=config.buffer_depth, init=[])
+        port_a = buffer.read_port()
+        port_b = buffer.read_port()
+        port_w = buffer.write_port(granularity=1)
+
+        # Issue: port A serves commands first and host reads when no command issues.
+        cmd = self.cmd.payload
+        m.d.comb += [
+            port_a.addr.eq(Mux(self.cmd.valid, cmd.a_addr, self.read.addr)),
+            port_b.addr.eq(cmd.b_addr),
+            self.read.ready.eq(~self.cmd.valid),
+            self.read.data.eq(port_a.data),
+        ]
+        m.d.sync += self.read.resp_valid.eq(self.read.valid & ~self.cmd.valid)
+
+        stage1 = Signal(command_layout(config))
+        stage1_valid = Signal()
+        m.d.sync += [stage1.eq(cmd), stage1_valid.eq(self.cmd.valid)]
+
+        # Scatter network: one B lane per multiplier, optionally negated.
+        a_word, b_word = port_a.data, port_b.data
+        scalar = Array(b_word[k] for k in range(P * Q))[stage1.lane[:ceil_log2(P * Q)]] \
+            if P * Q > 1 else b_word[0]
+        sign_flip = Cat(Const(0, 15), stage1.negate)
+        products = [[None] * Q for _ in range(P)]
+        for i in range(P):
+            for j in range(Q):
+                operand = Signal(16, name=f"b_{i}_{j}")
+                with m.Switch(stage1.broadcast):
+                    with m.Case(Broadcast.ROW):
+                        m.d.comb += operand.eq(b_word[j] ^ sign_flip)
+                    with m.Case(Broadcast.COL):
+                        m.d.comb += operand.eq(b_word[i * Q] ^ sign_flip)
+                    with m.Case(Broadcast.SCALAR):
+                        m.d.comb += operand.eq(scalar ^ sign_flip)
+                    with m.Case(Broadcast.ELEMENT):
+                        m.d.comb += operand.eq(b_word[i * Q + j] ^ sign_flip)
+                m.submodules[f"mul_{i}_{j}"] = mul = self._mul()
+                assert mul.latency == config.mul_stages
+                m.d.comb += [mul.a.eq(a_word[i * Q + j]), mul.b.eq(operand)]
+                products[i][j] = mul.product
+
+        # Dual-path trees, aligned so that both paths retire together.
+        row_sums, col_sums = [], []
+        for i in range(P):
+            total, latency = self._tree(m, [products[i][j] for j in range(Q)], f"row{i}")
+            row_sums.append(self._delay(m, total, self.tree_latency - latency, f"row{i}_align"))
+        for j in range(Q):
+            total, latency = self._tree(m, [products[i][j] for i in range(P)], f"col{j}")
+            col_sums.append(self._delay(m, total, self.tree_latency - latency, f"col{j}_align"))
+
+        # Control and preload values travel beside the data to the retire stage.
+        # Only column 0 (row preload) and row 0 (column preload) of the B word can be loaded.
+        preload_layout = data.ArrayLayout(16, P + Q)
+        in_flight = [stage1_valid]
+        retire, retire_valid, preload = stage1, stage1_valid, Signal(preload_layout)
+        m.d.comb += preload.eq(Cat(*(b_word[i * Q] for i in range(P)),
+                                   *(b_word[j] for j in range(Q))))
+        for stage in range(config.mul_stages + self.tree_latency):
+            nxt = Signal(command_layout(config), name=f"ctl_d{stage}")
+            nxt_valid = Signal(name=f"ctl_valid_d{stage}")
+            nxt_preload = Signal(preload_layout, name=f"preload_d{stage}")
+            m.d.sync += [nxt.eq(retire), nxt_valid.eq(retire_valid), nxt_preload.eq(preload)]
+            retire, retire_valid, preload = nxt, nxt_valid, nxt_preload
+            in_flight.append(retire_valid)
+        m.d.comb += self.idle.eq(~Cat(*in_flight).any())
+
+        self._accumulators(m, retire, retire_valid, self.row_acc, row_sums,
+                           [preload[i] for i in range(P)], "row_acc")
+        self._accumulators(m, retire, retire_valid, self.col_acc, col_sums,
+                           [preload[P + j] for j in range(Q)], "col_acc")
+
+        # Write-back of rounded accumulators, else host fill, through the one write port.
+        rows16 = [self._convert(m, self.row_acc[i], config.acc_format, "fp16", f"narrow_row{i}")
+                  for i in range(P)]
+        cols16 = [self._convert(m, self.col_acc[j], config.acc_format, "fp16", f"narrow_col{j}")
+                  for j in range(Q)]
+        writing_rows = retire_valid & (retire.op == ClusterOp.WRITE_ROWS)
+        writing_cols = retire_valid & (retire.op == ClusterOp.WRITE_COLS)
+        m.d.comb += self.fill.ready.eq(~(writing_rows | writing_cols))
+        with m.If(writing_rows | writing_cols):
+            m.d.comb += port_w.addr.eq(retire.a_addr)
+            for i in range(P):
+                for j in range(Q):
+                    m.d.comb += [
+                        port_w.data[i * Q + j].eq(Mux(writing_rows, rows16[i], cols16[j])),
+                        port_w.en[i * Q + j].eq((writing_rows & (retire.lane == j))
+                                                | (writing_cols & (retire.lane == i))),
+                    ]
+        with m.Elif(self.fill.valid):
+            m.d.comb += [port_w.addr.eq(self.fill.addr), port_w.data.eq(self.fill.data),
+                         port_w.en.eq(self.fill.lanes)]
+        return m
+
+    def _accumulators(self, m, retire, retire_valid, accs, sums, preload_lanes, name):
+        config = self.config
+        adder = self._unit(f"dcom_fp_add_{config.acc_format}_s0",
+                           lambda: FPAdder(fmt=config.acc_format, stages=0))
+        mode = retire.row_acc if name == "row_acc" else retire.col_acc
+        for k in range(len(accs)):
+            # One combinational adder per accumulator: the loop acc <- acc + t closes in a cycle.
+            m.submodules[f"{name}_add{k}"] = add = adder()
+            wide = self._convert(m, preload_lanes[k], "fp16", config.acc_format,
+                                 f"{name}_widen{k}")
+            m.d.comb += [add.a.eq(Mux(mode == AccMode.RESTART, 0, accs[k])), add.b.eq(sums[k])]
+            with m.If(retire_valid & (mode != AccMode.HOLD)):
+                with m.If(retire.op == ClusterOp.MULTIPLY):
+                    m.d.sync += accs[k].eq(add.sum)
+                with m.Elif(retire.op == ClusterOp.PRELOAD):
+                    m.d.sync += accs[k].eq(wide)

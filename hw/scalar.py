@@ -1,0 +1,185 @@
+"""The scalar unit of the D-com controller: FP32 square root and reciprocal.
+
+The controller needs two scalar results per normalization (``docs/arithmetic.md``):
+``α = sqrt(x)`` and ``r = 1/α``, both correctly rounded in FP32. They are rare next to the
+matrix kernels, so the unit is built for area: one restoring digit recurrence that produces
+one result bit per clock cycle serves both operations, sharing its remainder, result and
+operand registers and its one subtractor.
+
+Recurrence
+----------
+The input's significand is first normalized to ``S`` in ``[1, 2)`` (subnormals included), with
+unbiased exponent ``E``. Each step shifts the partial remainder left and subtracts a trial
+value when it fits, which sets the next result bit:
+
+* reciprocal: the remainder starts at ``1`` and moves one bit a step; the trial value is ``S``.
+  The result is ``1/S`` in ``(1/2, 1]``, scaled by ``2**-E``.
+* square root: the radicand is ``S`` (``E`` even) or ``2 S`` (``E`` odd), in ``[1, 4)``; two
+  of its bits enter the remainder a step, and the trial value is ``4 q + 1`` for the result
+  ``q`` so far. The result is in ``[1, 2)``, scaled by ``2**floor(E / 2)``.
+
+After :data:`RESULT_BITS` steps the result has its top bit in one of its two highest places,
+so 24 significant bits and a guard bit follow, and the remainder and any bit below the guard
+bit give the sticky bit. Rounding to nearest even, denormalization of the reciprocal of a
+large value and overflow of the reciprocal of a tiny one use the FP units' helpers.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from dcom.config import FORMATS
+from dcom.hw.fp import (_denormalize, _infinity, _Operand, _round_to_nearest_even, _wire,
+                        leading_zeros)
+
+__all__ = ["ScalarOp", "ScalarUnit", "RESULT_BITS"]
+
+FP32 = FORMATS["fp32"]
+
+#: Result bits the recurrence produces, one a cycle: the significand's 24 bits and a guard bit
+#: below a reciprocal's leading bit, plus its integer bit (set only for ``1/1``).
+RESULT_BITS = FP32.man_bits + 3
+
+
+class ScalarOp(enum.Enum, shape=1):
+    """Operation of the :class:`ScalarUnit`."""
+
+    SQRT = 0
+    RECIPROCAL = 1
+
+
+class ScalarUnit(wiring.Component):
+    """FP32 square root and reciprocal, correctly rounded, one result bit per cycle.
+
+    Special values follow IEEE 754: ``sqrt(-0) = -0``, ``sqrt(+inf) = +inf``, the square root
+    of a negative value (``-inf`` included) is NaN; ``1/±0 = ±inf``, ``1/±inf = ±0``. Any NaN
+    input gives the canonical quiet NaN (``0x7FC00000``). Subnormal inputs are exact, the
+    reciprocal of a large value may be subnormal and that of a tiny one overflows to infinity.
+
+    Timing: ``start`` is taken at the end of a cycle in which the unit is not ``busy``; an
+    operation then takes exactly :attr:`latency` cycles, whatever the operation and operand:
+    if ``start`` is taken at the end of cycle ``t``, ``done`` is high in cycle
+    ``t + latency`` and only then. ``result`` is valid from that cycle until the next
+    ``start`` is taken.
+    ``busy`` is high from the cycle after ``start`` up to, not including, the ``done`` cycle,
+    so a new ``start`` may be given in the ``done`` cycle; a ``start`` while ``busy`` is
+    ignored.
+
+    Attributes
+    ----------
+    start : Signal(1), in
+        Begin an operation on ``a``.
+    op : Signal(ScalarOp), in
+        ``SQRT`` (0) or ``RECIPROCAL`` (1), sampled with ``start``.
+    a : Signal(32), in
+        FP32 operand, sampled with ``start``.
+    busy : Signal(1), out
+        An operation is in progress.
+    done : Signal(1), out
+        One-cycle pulse: ``result`` is ready.
+    result : Signal(32), out
+        ``sqrt(a)`` or ``1/a`` in FP32.
+    latency : int
+        Cycles from ``start`` to ``done`` (27, both operations).
+    """
+
+    #: Cycles from start to done, both operations: one to load the operand, one per result
+    #: bit.
+    latency = 1 + RESULT_BITS
+
+    def __init__(self):
+        super().__init__({
+            "start": In(1),
+            "op": In(ScalarOp),
+            "a": In(FP32.width),
+            "busy": Out(1),
+            "done": Out(1),
+            "result": Out(FP32.width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = RESULT_BITS
+        # A square-root step brings in two radicand bits and subtracts 4 q + 1, where q has at
+        # most bits - 1 bits; the remainder never exceeds 2 q. So the shifted remainder and
+        # the trial value fit bits + 2 and bits + 1 bits, and the last remainder bits + 1.
+        rem_width = bits + 1
+
+        op = Signal(ScalarOp)
+        sign = Signal()
+        nan, inf, zero = Signal(), Signal(), Signal()
+        # Signed biased exponent of the result bit just below the top one: from
+        # bias - 1 - emax (reciprocal of the largest value) to 2 bias + man_bits - 2
+        # (reciprocal of the smallest subnormal).
+        exp = Signal(range(-1, 2 * FP32.bias + FP32.man_bits))
+        # Reciprocal: the normalized significand (the trial value). Square root: the radicand
+        # bits not yet used, the next pair on top.
+        operand = Signal(FP32.man_bits + 3)
+        rem = Signal(rem_width)
+        quotient = Signal(bits)
+        steps_left = Signal(range(bits + 1))
+        is_sqrt = op == ScalarOp.SQRT
+
+        m.d.comb += self.busy.eq(steps_left != 0)
+        m.d.sync += self.done.eq(steps_left == 1)
+
+        # Loading: unpack and normalize the operand.
+        x = _Operand(m, FP32, self.a, "a")
+        shift = leading_zeros(m, x.sig, "a_zeros")
+        sig = _wire(m, "a_norm", (x.sig << shift)[:len(x.sig)])
+        unbiased = _wire(m, "a_unbiased", x.exp - shift - FP32.bias)
+        odd = unbiased[0]
+        new_sqrt = self.op == ScalarOp.SQRT
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [
+                op.eq(self.op),
+                sign.eq(x.sign),
+                nan.eq(x.is_nan | (new_sqrt & x.sign & ~x.is_zero)),
+                inf.eq(Mux(new_sqrt, x.is_inf, x.is_zero)),
+                zero.eq(Mux(new_sqrt, x.is_zero, x.is_inf)),
+                # The top result bit has weight 2**0 times 2**floor(E / 2) (square root) or
+                # 2**-E (reciprocal); `exp` is for the bit below it.
+                exp.eq(Mux(new_sqrt, (unbiased >> 1) + FP32.bias - 1, FP32.bias - 1 - unbiased)),
+                operand.eq(Mux(new_sqrt, Mux(odd, sig << 2, sig << 1), sig)),
+                # The reciprocal's first step compares 1 (2**man_bits in significand units,
+                # after its shift) with S.
+                rem.eq(Mux(new_sqrt, 0, 1 << (FP32.man_bits - 1))),
+                quotient.eq(0),
+                steps_left.eq(bits),
+            ]
+
+        # One recurrence step.
+        shifted = _wire(m, "shifted", Mux(is_sqrt, Cat(operand[-2:], rem[:-1]),
+                                          Cat(0, rem[:-1])))
+        trial = _wire(m, "trial", Mux(is_sqrt, Cat(Const(1, 2), quotient[:-1]),
+                                      operand[:FP32.man_bits + 1]))
+        # A set top bit of 2**(len(shifted)) + shifted - trial means the trial value fits.
+        difference = _wire(m, "difference", Cat(shifted, 1) - trial)
+        fits = difference[len(shifted)]
+        with m.If(self.busy):
+            m.d.sync += [
+                rem.eq(Mux(fits, difference, shifted)[:rem_width]),
+                quotient.eq(Cat(fits, quotient)),
+                operand.eq(Mux(is_sqrt, operand << 2, operand)),
+                steps_left.eq(steps_left - 1),
+            ]
+
+        # Rounding, from the registers, which hold still once the steps are done. Only a
+        # reciprocal's top bit can be clear (its result is in (1/2, 1]).
+        top = quotient[-1]
+        norm = Mux(top, quotient[1:], quotient[:-1])
+        sticky = rem.any() | (top & quotient[0])
+        # Wires keep each value one shared node (Amaranth copies an expression at every use).
+        denormalized = _denormalize(_wire(m, "top_exp", exp + top), _wire(m, "norm", norm),
+                                    sticky)
+        final_exp, final_sig, final_sticky = (
+            _wire(m, name, value) for name, value in
+            zip(("final_exp", "final_sig", "final_sticky"), denormalized))
+        finite = _round_to_nearest_even(FP32, sign, final_exp, final_sig, final_sticky)
+        m.d.comb += self.result.eq(
+            Mux(nan, FP32.quiet_nan,
+                Mux(inf, _infinity(FP32, sign),
+                    Mux(zero, Cat(Const(0, FP32.width - 1), sign), finite))))
+        return m

@@ -1,0 +1,370 @@
+"""Read the figures dcom needs from any Liberty file.
+
+The synthesis flow accepts a user's own library (``dcom synth --liberty PATH``), so nothing here
+knows dcom's cell names: cells are looked up by name as the netlist uses them, and tie cells are
+recognised by their Boolean ``function``.
+
+Only what the flow reports is extracted: per cell its area, leakage, pins (direction, function,
+capacitance) and whether it is sequential. Yosys stays the authority on whether a file is valid
+Liberty; this reader is lenient and skips what it does not need.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["LibertyGroup", "LibertyPin", "LibertyCell", "LibertyLibrary", "LibertyParseError",
+           "parse_liberty", "read_liberty", "parse_function", "evaluate_function"]
+
+
+class LibertyParseError(ValueError):
+    """The text is not Liberty this reader can follow; the message names the line."""
+
+
+@dataclass
+class LibertyGroup:
+    """One Liberty group, ``kind (args) { attributes; subgroups }``."""
+
+    kind: str
+    args: list[str]
+    attributes: dict[str, str] = field(default_factory=dict)
+    groups: list["LibertyGroup"] = field(default_factory=list)
+
+    def subgroups(self, kind: str) -> list["LibertyGroup"]:
+        """Direct subgroups of the given kind."""
+        return [g for g in self.groups if g.kind == kind]
+
+
+_TOKEN = re.compile(r"""
+    (?P<comment>/\*.*?\*/|//[^\n]*)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<continuation>\\\r?\n)
+  | (?P<newline>\n)
+  | (?P<space>[ \t\r\f]+)
+  | (?P<punct>[{}();:,])
+  | (?P<word>[^\s{}();:,"]+)
+""", re.VERBOSE | re.DOTALL)
+
+
+def _tokens(text: str):
+    line = 1
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise LibertyParseError(f"line {line}: unexpected character {text[pos]!r}")
+        kind = match.lastgroup
+        value = match.group()
+        if kind in ("punct", "word"):
+            yield value, line
+        elif kind == "string":
+            yield value[1:-1].replace("\\\n", ""), line
+        line += value.count("\n")
+        pos = match.end()
+
+
+def parse_liberty(text: str) -> LibertyGroup:
+    """Parse Liberty text into its top group (normally ``library``).
+
+    Raises
+    ------
+    LibertyParseError
+        On unbalanced braces or a statement this reader cannot follow.
+    """
+    tokens = list(_tokens(text))
+    root = LibertyGroup("", [])
+    stack = [root]
+    i = 0
+    while i < len(tokens):
+        word, line = tokens[i]
+        if word == "}":
+            if len(stack) == 1:
+                raise LibertyParseError(f"line {line}: '}}' without a matching '{{'")
+            stack.pop()
+            i += 1
+            continue
+        if word == ";":
+            i += 1
+            continue
+        nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
+        if nxt == ":":
+            # Simple attribute: name : value ;  (value may be several words, e.g. 1.0 ns)
+            j = i + 2
+            value = []
+            while j < len(tokens) and tokens[j][0] not in (";", "}") and tokens[j][1] == line:
+                value.append(tokens[j][0])
+                j += 1
+            stack[-1].attributes[word] = " ".join(value)
+            i = j
+        elif nxt == "(":
+            j = i + 2
+            args: list[str] = []
+            while j < len(tokens) and tokens[j][0] != ")":
+                if tokens[j][0] != ",":
+                    args.append(tokens[j][0])
+                j += 1
+            if j >= len(tokens):
+                raise LibertyParseError(f"line {line}: '(' after {word!r} is never closed")
+            after = tokens[j + 1][0] if j + 1 < len(tokens) else None
+            if after == "{":
+                group = LibertyGroup(word, args)
+                stack[-1].groups.append(group)
+                stack.append(group)
+                i = j + 2
+            else:
+                # Complex attribute, e.g. values ("1, 2") or capacitive_load_unit (1, ff).
+                stack[-1].attributes[word] = ", ".join(args)
+                i = j + 1
+        else:
+            raise LibertyParseError(f"line {line}: cannot read statement starting at {word!r}")
+    if len(stack) != 1:
+        raise LibertyParseError(f"group {stack[-1].kind}({', '.join(stack[-1].args)}) "
+                                f"is not closed before the end of the file")
+    libraries = root.subgroups("library")
+    if len(libraries) != 1:
+        raise LibertyParseError(f"expected one library group, found {len(libraries)}")
+    return libraries[0]
+
+
+@dataclass(frozen=True)
+class LibertyPin:
+    """A cell pin: direction, capacitance (fF) and, for outputs, its Liberty function."""
+
+    name: str
+    direction: str
+    capacitance_ff: float = 0.0
+    function: str | None = None
+
+
+@dataclass(frozen=True)
+class LibertyCell:
+    """The figures of one library cell."""
+
+    name: str
+    area_um2: float
+    leakage_nw: float
+    pins: dict[str, LibertyPin]
+    sequential: bool
+    dont_use: bool
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input pin names, in file order."""
+        return [p.name for p in self.pins.values() if p.direction == "input"]
+
+    @property
+    def outputs(self) -> list[str]:
+        """Output pin names, in file order."""
+        return [p.name for p in self.pins.values() if p.direction == "output"]
+
+
+@dataclass(frozen=True)
+class LibertyLibrary:
+    """What dcom reads from a Liberty file."""
+
+    name: str
+    path: Path | None
+    cells: dict[str, LibertyCell]
+
+    def buffer_cell(self) -> str | None:
+        """Name of a usable non-inverting buffer (output function = its one input), if any."""
+        for cell in self.cells.values():
+            if cell.dont_use or cell.sequential or len(cell.inputs) != 1 or len(cell.outputs) != 1:
+                continue
+            function = cell.pins[cell.outputs[0]].function
+            if function is not None and parse_function(function) == ("var", cell.inputs[0]):
+                return cell.name
+        return None
+
+    def tie_cell(self, value: int) -> tuple[str, str] | None:
+        """``(cell, output pin)`` of a usable cell that drives constant ``value``, if any."""
+        wanted = str(value)
+        for cell in self.cells.values():
+            if cell.dont_use or cell.inputs or len(cell.outputs) != 1:
+                continue
+            pin = cell.pins[cell.outputs[0]]
+            if pin.function is not None and pin.function.strip() == wanted:
+                return cell.name, pin.name
+        return None
+
+
+_UNIT_SCALE_TO_NW = {"pw": 1e-3, "nw": 1.0, "uw": 1e3, "mw": 1e6, "w": 1e9}
+_CAP_SCALE_TO_FF = {"ff": 1.0, "pf": 1e3, "nf": 1e6}
+
+
+def _number(text: str | None, default: float = 0.0) -> float:
+    if text is None or text == "":
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        return default
+
+
+def _leakage_scale(library: LibertyGroup) -> float:
+    unit = library.attributes.get("leakage_power_unit", "1nW").replace(" ", "").lower()
+    match = re.fullmatch(r"([0-9.]*)([a-z]+)", unit)
+    if not match or match[2] not in _UNIT_SCALE_TO_NW:
+        return 1.0
+    return _number(match[1], 1.0) * _UNIT_SCALE_TO_NW[match[2]]
+
+
+def _cap_scale(library: LibertyGroup) -> float:
+    unit = library.attributes.get("capacitive_load_unit", "1, ff").replace(" ", "").lower()
+    value, _, name = unit.partition(",")
+    return _number(value, 1.0) * _CAP_SCALE_TO_FF.get(name, 1.0)
+
+
+def _cell_leakage(cell: LibertyGroup) -> float:
+    if "cell_leakage_power" in cell.attributes:
+        return _number(cell.attributes["cell_leakage_power"])
+    # Libraries that give only state-dependent leakage: report the plain average.
+    values = [_number(g.attributes.get("value")) for g in cell.subgroups("leakage_power")]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _pins(cell: LibertyGroup, cap_scale: float) -> dict[str, LibertyPin]:
+    pins: dict[str, LibertyPin] = {}
+    for group in cell.groups:
+        if group.kind not in ("pin", "bus", "bundle"):
+            continue
+        for name in group.args:
+            pins[name] = LibertyPin(
+                name=name, direction=group.attributes.get("direction", ""),
+                capacitance_ff=_number(group.attributes.get("capacitance")) * cap_scale,
+                function=group.attributes.get("function"))
+    return pins
+
+
+def read_liberty(path: str | Path) -> LibertyLibrary:
+    """Read a Liberty file's cells (area, leakage in nW, pins).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    LibertyParseError
+        If the file cannot be followed (see :func:`parse_liberty`).
+    """
+    path = Path(path)
+    library = parse_liberty(path.read_text(errors="replace"))
+    leakage_scale = _leakage_scale(library)
+    cap_scale = _cap_scale(library)
+    cells = {}
+    for group in library.subgroups("cell"):
+        name = group.args[0]
+        cells[name] = LibertyCell(
+            name=name,
+            area_um2=_number(group.attributes.get("area")),
+            leakage_nw=_cell_leakage(group) * leakage_scale,
+            pins=_pins(group, cap_scale),
+            sequential=bool(group.subgroups("ff") or group.subgroups("latch")
+                            or group.subgroups("ff_bank") or group.subgroups("statetable")),
+            dont_use=group.attributes.get("dont_use", "false").lower() == "true")
+    return LibertyLibrary(name=library.args[0] if library.args else "", path=path, cells=cells)
+
+
+# Liberty Boolean functions: ! and postfix ' negate, & * and juxtaposition are AND, + | are OR,
+# ^ is XOR; precedence (high to low): negation, AND, XOR, OR.
+
+_FUNCTION_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_\[\]\.]*)|([01])|(.))")
+
+
+def parse_function(text: str):
+    """Parse a Liberty ``function`` into a small tree.
+
+    Returns
+    -------
+    tuple
+        ``("var", name)``, ``("const", 0|1)``, ``("not", x)`` or ``(op, x, y)`` with ``op`` one
+        of ``"and"``, ``"xor"``, ``"or"``.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a Liberty Boolean expression.
+    """
+    tokens = []
+    for match in _FUNCTION_TOKEN.finditer(text.strip()):
+        name, const, op = match.groups()
+        if name:
+            tokens.append(("var", name))
+        elif const:
+            tokens.append(("const", int(const)))
+        elif op and not op.isspace():
+            tokens.append(("op", op))
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def primary():
+        token = peek()
+        if token is None:
+            raise ValueError(f"function {text!r} ends too early")
+        take()
+        if token == ("op", "!"):
+            node = ("not", primary())
+        elif token == ("op", "("):
+            node = disjunction()
+            if take() != ("op", ")"):
+                raise ValueError(f"function {text!r}: missing ')'")
+        elif token[0] in ("var", "const"):
+            node = token
+        else:
+            raise ValueError(f"function {text!r}: unexpected {token[1]!r}")
+        while peek() == ("op", "'"):
+            take()
+            node = ("not", node)
+        return node
+
+    def conjunction():
+        node = primary()
+        while True:
+            token = peek()
+            if token in (("op", "&"), ("op", "*")):
+                take()
+                node = ("and", node, primary())
+            elif token is not None and (token[0] != "op" or token in (("op", "!"), ("op", "("))):
+                node = ("and", node, primary())   # juxtaposition is AND
+            else:
+                return node
+
+    def exclusive():
+        node = conjunction()
+        while peek() == ("op", "^"):
+            take()
+            node = ("xor", node, conjunction())
+        return node
+
+    def disjunction():
+        node = exclusive()
+        while peek() in (("op", "+"), ("op", "|")):
+            take()
+            node = ("or", node, exclusive())
+        return node
+
+    tree = disjunction()
+    if pos != len(tokens):
+        raise ValueError(f"function {text!r}: unexpected {tokens[pos][1]!r}")
+    return tree
+
+
+def evaluate_function(tree, values: dict[str, int]) -> int:
+    """Value (0 or 1) of a :func:`parse_function` tree for the given input values."""
+    kind = tree[0]
+    if kind == "var":
+        return values[tree[1]]
+    if kind == "const":
+        return tree[1]
+    if kind == "not":
+        return 1 - evaluate_function(tree[1], values)
+    a, b = evaluate_function(tree[1], values), evaluate_function(tree[2], values)
+    return {"and": a & b, "or": a | b, "xor": a ^ b}[kind]

@@ -1,0 +1,418 @@
+"""SRAM macros: the model behind their figures, and their views for the synthesis flow.
+
+Memories are not synthesized into flip-flops. Each Amaranth ``lib.memory.Memory`` becomes a
+``$mem_v2`` cell in Yosys; the flow maps every one with synchronous read ports to a black-box
+macro, the way open flows use "fake RAM" generators. For each distinct shape (depth, width,
+read ports, write ports) this module produces
+
+* the figures: area, leakage and energy per read and per write access (:func:`sram_figures`),
+* a Verilog black-box stub for synthesis and a behavioural model for gate-level simulation,
+* a Liberty cell (one library for all macros of a design),
+* the Yosys techmap rule that replaces matching ``$mem_v2`` cells by the macro.
+
+The model (sources and derivations in ``docs/liberty.md``):
+
+* The array is folded by a column multiplexer so that it is close to square, then split into
+  sub-arrays of at most ``SUBARRAY_MAX_ROWS`` x ``SUBARRAY_MAX_COLS`` bitcells.
+* Area per sub-array = bitcells x bitcell area x port factor, plus periphery strips along its
+  edges (row decoder and wordline drivers along the rows, sense amplifiers, write drivers and
+  column multiplexers along the columns), one set per port, plus one control block per port.
+* Leakage = bitcells x bitcell leakage + periphery area x the standard-cell leakage density.
+* Energy per access of a ``W``-bit word = ``W * k * sqrt(D * W)``: the energy per bit grows with
+  the square root of the capacity (bitline and wordline lengths), fitted to Horowitz's 45 nm
+  figures and scaled to 15 nm and 0.8 V.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import technology as tech
+from .liberty import group, library_text, scalar
+
+__all__ = ["SramConfig", "SramFigures", "MemoryCell", "sram_figures", "find_memories",
+           "stub_verilog", "model_verilog", "macro_liberty_text", "techmap_verilog",
+           "write_macro_views", "figures_table_markdown", "MACRO_PREFIX", "BITCELL_UM2"]
+
+MACRO_PREFIX = "dcom_sram_"
+
+# High-density 6T bitcell of TSMC's 16 nm FinFET 128 Mb SRAM (Chen et al., JSSC 2015); Samsung
+# and GlobalFoundries 14 nm publish 0.064 um^2, Intel 14 nm 0.0588 um^2 [SRAM-CELL].
+BITCELL_UM2 = 0.070
+# Each port beyond the first adds a read/write stack and a wordline: an 8T two-port cell has
+# 8/6 of the 6T transistors. Estimate: +1/3 bitcell area per extra port [EST-PORT].
+EXTRA_PORT_CELL_FACTOR = 1 / 3
+# Bitcells per bitline: the 16 nm macro above uses 256 (+2 redundant) [SRAM-CELL]; the same
+# limit on a wordline is an estimate [EST-SUBARRAY].
+SUBARRAY_MAX_ROWS = 256
+SUBARRAY_MAX_COLS = 256
+# Periphery strips in bitcell-area units: per row (decoder + wordline driver) and per column
+# (precharge, column mux, sense amplifier, write driver); per port. Estimates [EST-PERIPH].
+ROW_PERIPHERY_CELLS = 16
+COLUMN_PERIPHERY_CELLS = 24
+# Control, timing and address latches, per port, in bitcell-area units. Estimate [EST-PERIPH].
+CONTROL_BLOCK_CELLS = 2000
+# Bitcell leakage: three fins off (a pull-up, a pull-down and the access device on the '0'
+# side) at a low-leakage device's 1 nA/um, a tenth of the logic device's. Estimate [EST-SRAMLEAK].
+SRAM_IOFF_NA_PER_UM = 1.0
+BITCELL_LEAKAGE_NW = 3 * tech.FIN_WEFF_UM * SRAM_IOFF_NA_PER_UM * tech.VDD
+# Horowitz, ISSCC 2014 (45 nm, 0.9 V): energy of a 64-bit read from an 8 KB, 32 KB and 1 MB
+# SRAM: 10, 20 and 100 pJ [HOR14].
+HOROWITZ_64BIT_READ_PJ = {8 * 1024 * 8: 10.0, 32 * 1024 * 8: 20.0, 1024 * 1024 * 8: 100.0}
+# Energy scales as C V^2 with C proportional to feature size: (15/45) * (0.8/0.9)^2 [EST-SCALE].
+ENERGY_SCALE_45_TO_15 = (15 / 45) * (tech.VDD / 0.9) ** 2
+# Input pin capacitance of a macro, in minimum-inverter units. Estimate.
+MACRO_PIN_UNITS = 2.0
+
+
+def _energy_coefficient_pj() -> float:
+    """k in E = W k sqrt(bits): geometric mean over Horowitz's three points, scaled to 15 nm."""
+    ks = [e / 64 / math.sqrt(bits) for bits, e in HOROWITZ_64BIT_READ_PJ.items()]
+    return math.prod(ks) ** (1 / len(ks)) * ENERGY_SCALE_45_TO_15
+
+
+ENERGY_COEFFICIENT_PJ = _energy_coefficient_pj()
+
+
+@dataclass(frozen=True, order=True)
+class SramConfig:
+    """The shape of one SRAM macro."""
+
+    depth: int
+    width: int
+    read_ports: int = 1
+    write_ports: int = 1
+
+    def __post_init__(self):
+        for name in ("depth", "width", "read_ports", "write_ports"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SRAM {name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def name(self) -> str:
+        """Macro (module and Liberty cell) name, e.g. ``dcom_sram_1024x64_1r1w``."""
+        return f"{MACRO_PREFIX}{self.depth}x{self.width}_{self.read_ports}r{self.write_ports}w"
+
+    @property
+    def address_bits(self) -> int:
+        """Width of the address ports."""
+        return max(1, (self.depth - 1).bit_length())
+
+    @property
+    def bits(self) -> int:
+        """Capacity in bits."""
+        return self.depth * self.width
+
+    @property
+    def ports(self) -> int:
+        """Read plus write ports."""
+        return self.read_ports + self.write_ports
+
+
+@dataclass(frozen=True)
+class SramFigures:
+    """Area, leakage and access energies of one macro, with the geometry behind them."""
+
+    config: SramConfig
+    area_um2: float
+    leakage_nw: float
+    read_energy_pj: float
+    write_energy_pj: float
+    column_mux: int
+    subarrays: int
+    subarray_rows: int
+    subarray_cols: int
+    array_efficiency: float
+
+    def to_dict(self) -> dict:
+        """Plain-data form for JSON reports."""
+        return {"name": self.config.name, "depth": self.config.depth,
+                "width": self.config.width, "read_ports": self.config.read_ports,
+                "write_ports": self.config.write_ports, "area_um2": self.area_um2,
+                "leakage_nw": self.leakage_nw, "read_energy_pj": self.read_energy_pj,
+                "write_energy_pj": self.write_energy_pj, "column_mux": self.column_mux,
+                "subarrays": self.subarrays, "subarray_rows": self.subarray_rows,
+                "subarray_cols": self.subarray_cols, "array_efficiency": self.array_efficiency}
+
+
+def _column_mux(depth: int, width: int) -> int:
+    """The column-multiplexer factor (1 ... 16) that makes the array closest to square."""
+    options = [m for m in (1, 2, 4, 8, 16) if m <= depth]
+    return min(options, key=lambda m: abs(math.log2((depth / m) / (width * m))))
+
+
+def sram_figures(config: SramConfig) -> SramFigures:
+    """Area, leakage and access energy of an SRAM macro (see the module docstring)."""
+    mux = _column_mux(config.depth, config.width)
+    rows = math.ceil(config.depth / mux)
+    cols = config.width * mux
+    row_tiles = math.ceil(rows / SUBARRAY_MAX_ROWS)
+    col_tiles = math.ceil(cols / SUBARRAY_MAX_COLS)
+    tile_rows = math.ceil(rows / row_tiles)
+    tile_cols = math.ceil(cols / col_tiles)
+    subarrays = row_tiles * col_tiles
+    cell_factor = 1 + EXTRA_PORT_CELL_FACTOR * (config.ports - 1)
+    array_um2 = subarrays * tile_rows * tile_cols * BITCELL_UM2 * cell_factor
+    periphery_um2 = BITCELL_UM2 * config.ports * (
+        subarrays * (ROW_PERIPHERY_CELLS * tile_rows + COLUMN_PERIPHERY_CELLS * tile_cols)
+        + CONTROL_BLOCK_CELLS)
+    bitcells = subarrays * tile_rows * tile_cols
+    leakage = bitcells * BITCELL_LEAKAGE_NW + periphery_um2 * tech.LEAKAGE_NW_PER_UM2
+    access_pj = config.width * ENERGY_COEFFICIENT_PJ * math.sqrt(config.bits)
+    return SramFigures(
+        config=config, area_um2=array_um2 + periphery_um2, leakage_nw=leakage,
+        read_energy_pj=access_pj, write_energy_pj=access_pj, column_mux=mux,
+        subarrays=subarrays, subarray_rows=tile_rows, subarray_cols=tile_cols,
+        array_efficiency=array_um2 / (array_um2 + periphery_um2))
+
+
+def figures_table_markdown(configs: list[SramConfig]) -> str:
+    """The figures of the given macros as a Markdown table (``docs/liberty.md`` shows one)."""
+    lines = ["| macro | area (um^2) | leakage (uW) | read / write (pJ) | column mux "
+             "| sub-arrays | array efficiency |",
+             "|---|---:|---:|---:|---:|---|---:|"]
+    for config in configs:
+        f = sram_figures(config)
+        lines.append(f"| {config.name} | {f.area_um2:,.1f} | {f.leakage_nw / 1000:,.2f} "
+                     f"| {f.read_energy_pj:,.3f} | {f.column_mux} "
+                     f"| {f.subarrays} x {f.subarray_rows} x {f.subarray_cols} "
+                     f"| {f.array_efficiency:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _port_declarations(config: SramConfig, data_reg: bool) -> list[str]:
+    a, w = config.address_bits, config.width
+    lines = []
+    for i in range(config.read_ports):
+        lines += [f"input R{i}_CLK", f"input R{i}_EN", f"input [{a - 1}:0] R{i}_ADDR",
+                  f"output {'reg ' if data_reg else ''}[{w - 1}:0] R{i}_DATA"]
+    for i in range(config.write_ports):
+        lines += [f"input W{i}_CLK", f"input W{i}_EN", f"input [{w - 1}:0] W{i}_MASK",
+                  f"input [{a - 1}:0] W{i}_ADDR", f"input [{w - 1}:0] W{i}_DATA"]
+    return lines
+
+
+def stub_verilog(config: SramConfig) -> str:
+    """Black-box module of the macro, read by Yosys with ``read_verilog -lib``."""
+    ports = ",\n  ".join(_port_declarations(config, data_reg=False))
+    return f"(* blackbox *)\nmodule {config.name} (\n  {ports}\n);\nendmodule\n"
+
+
+def model_verilog(config: SramConfig) -> str:
+    """Behavioural model for gate-level simulation.
+
+    Synchronous reads return the word stored before a same-cycle write (read-first, like an
+    Amaranth read port that is not transparent); ``Wn_MASK`` selects the bits written. The
+    contents start at zero, as Amaranth memories do by default.
+    """
+    ports = ",\n  ".join(_port_declarations(config, data_reg=True))
+    body = [f"  reg [{config.width - 1}:0] mem [0:{config.depth - 1}];",
+            "  integer i;",
+            f"  initial for (i = 0; i < {config.depth}; i = i + 1) mem[i] = 0;"]
+    for i in range(config.read_ports):
+        body.append(f"  always @(posedge R{i}_CLK) if (R{i}_EN) R{i}_DATA <= mem[R{i}_ADDR];")
+    for i in range(config.write_ports):
+        body.append(f"  always @(posedge W{i}_CLK) if (W{i}_EN)\n"
+                    f"    mem[W{i}_ADDR] <= (mem[W{i}_ADDR] & ~W{i}_MASK)"
+                    f" | (W{i}_DATA & W{i}_MASK);")
+    return f"module {config.name} (\n  {ports}\n);\n" + "\n".join(body) + "\nendmodule\n"
+
+
+def _bus_type(width: int) -> list:
+    return group("type", f"bus{width}", "base_type : array", "data_type : bit",
+                 f"bit_width : {width}", f"bit_from : {width - 1}", "bit_to : 0",
+                 "downto : true")
+
+
+def _macro_cell(figures: SramFigures) -> list:
+    config = figures.config
+    cap = f"capacitance : {MACRO_PIN_UNITS * tech.UNIT_INPUT_CAP_FF:.4f}"
+
+    def pin(name, direction="input"):
+        return group("pin", name, f"direction : {direction}",
+                     *([cap] if direction == "input" else []))
+
+    def bus(name, width, direction="input"):
+        return group("bus", name, f"bus_type : bus{width}", f"direction : {direction}",
+                     *([cap] if direction == "input" else []))
+
+    def clock(name, enable, energy_pj):
+        # Energy per access, counted on the rising clock edge while the port is enabled.
+        return group("pin", name, "direction : input", "clock : true", cap,
+                     group("internal_power", "", f'when : "{enable}"',
+                           scalar("rise_power", energy_pj * 1000), scalar("fall_power", 0.0)))
+
+    a, w = config.address_bits, config.width
+    items = [f"area : {figures.area_um2:.4f}", f"cell_leakage_power : {figures.leakage_nw:.4f}",
+             "dont_use : true", "dont_touch : true", "is_macro_cell : true"]
+    for i in range(config.read_ports):
+        items += [clock(f"R{i}_CLK", f"R{i}_EN", figures.read_energy_pj), pin(f"R{i}_EN"),
+                  bus(f"R{i}_ADDR", a), bus(f"R{i}_DATA", w, "output")]
+    for i in range(config.write_ports):
+        items += [clock(f"W{i}_CLK", f"W{i}_EN", figures.write_energy_pj), pin(f"W{i}_EN"),
+                  bus(f"W{i}_MASK", w), bus(f"W{i}_ADDR", a), bus(f"W{i}_DATA", w)]
+    return group("cell", config.name, *items)
+
+
+def macro_liberty_text(configs: list[SramConfig]) -> str:
+    """One Liberty library with a cell per macro (area, leakage, access energy in fJ)."""
+    widths = sorted({c.width for c in configs} | {c.address_bits for c in configs})
+    comment = ("dcom SRAM macros, generated by dcom.synth.sram from a documented model; "
+               "see docs/liberty.md. Not compiled memories.")
+    return library_text("dcom15_sram", comment,
+                        [_bus_type(w) for w in widths]
+                        + [_macro_cell(sram_figures(c)) for c in sorted(configs)])
+
+
+@dataclass(frozen=True)
+class MemoryCell:
+    """A ``$mem_v2`` cell of the design and whether it becomes an SRAM macro."""
+
+    module: str
+    cell: str
+    config: SramConfig | None
+    reason: str = ""
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the flow replaces it by a macro."""
+        return self.config is not None
+
+
+def _int_param(value) -> int:
+    return int(value, 2) if isinstance(value, str) else int(value)
+
+
+def _bits(value) -> str:
+    return value if isinstance(value, str) else format(int(value), "b")
+
+
+def _unsupported(params: dict, connections: dict) -> str:
+    """Why a ``$mem_v2`` cell cannot be an SRAM macro ('' if it can).
+
+    Mirrors the conditions in :func:`techmap_verilog`; the flow checks that both agree.
+    """
+    if _int_param(params["RD_PORTS"]) < 1 or _int_param(params["WR_PORTS"]) < 1:
+        return "needs at least one read and one write port (ROMs stay logic)"
+    if set(_bits(params["RD_CLK_ENABLE"])) != {"1"}:
+        return "has an asynchronous read port"
+    if "0" in _bits(params["RD_CLK_POLARITY"]) or "0" in _bits(params["WR_CLK_POLARITY"]):
+        return "uses a falling clock edge"
+    if set(_bits(params["WR_CLK_ENABLE"])) != {"1"}:
+        return "has an asynchronous write port"
+    if "1" in _bits(params["RD_TRANSPARENCY_MASK"]):
+        return "has a transparent read port"
+    if _int_param(params["OFFSET"]) != 0:
+        return "has a non-zero address offset"
+    if "1" in _bits(params["RD_WIDE_CONTINUATION"]) + _bits(params["WR_WIDE_CONTINUATION"]):
+        return "has wide ports"
+    if any(bit != "0" for bit in connections["RD_ARST"] + connections["RD_SRST"]):
+        return "has a read port reset"
+    return ""
+
+
+def find_memories(netlist: dict) -> list[MemoryCell]:
+    """Every ``$mem_v2`` cell in a Yosys JSON netlist, with its macro shape or the reason it
+    stays in flip-flops."""
+    found = []
+    for module_name, module in netlist["modules"].items():
+        for cell_name, cell in module.get("cells", {}).items():
+            if cell["type"] != "$mem_v2":
+                continue
+            params = cell["parameters"]
+            reason = _unsupported(params, cell["connections"])
+            config = None if reason else SramConfig(
+                depth=_int_param(params["SIZE"]), width=_int_param(params["WIDTH"]),
+                read_ports=_int_param(params["RD_PORTS"]),
+                write_ports=_int_param(params["WR_PORTS"]))
+            found.append(MemoryCell(module_name, cell_name, config, reason))
+    return found
+
+
+_TECHMAP_PARAMETERS = (
+    "MEMID", "SIZE", "OFFSET", "ABITS", "WIDTH", "INIT", "RD_PORTS", "RD_CLK_ENABLE",
+    "RD_CLK_POLARITY", "RD_TRANSPARENCY_MASK", "RD_COLLISION_X_MASK", "RD_WIDE_CONTINUATION",
+    "RD_CE_OVER_SRST", "RD_ARST_VALUE", "RD_SRST_VALUE", "RD_INIT_VALUE", "WR_PORTS",
+    "WR_CLK_ENABLE", "WR_CLK_POLARITY", "WR_PRIORITY_MASK", "WR_WIDE_CONTINUATION")
+
+
+def _techmap_instance(config: SramConfig) -> str:
+    a, w = config.address_bits, config.width
+    connections = []
+    for i in range(config.read_ports):
+        connections += [f".R{i}_CLK(RD_CLK[{i}])", f".R{i}_EN(RD_EN[{i}])",
+                        f".R{i}_ADDR(RD_ADDR[{i}*ABITS +: {a}])",
+                        f".R{i}_DATA(RD_DATA[{i * w} +: {w}])"]
+    for i in range(config.write_ports):
+        connections += [f".W{i}_CLK(WR_CLK[{i}])", f".W{i}_EN(|WR_EN[{i * w} +: {w}])",
+                        f".W{i}_MASK(WR_EN[{i * w} +: {w}])",
+                        f".W{i}_ADDR(WR_ADDR[{i}*ABITS +: {a}])",
+                        f".W{i}_DATA(WR_DATA[{i * w} +: {w}])"]
+    shape = (f"SIZE == {config.depth} && WIDTH == {config.width} && "
+             f"RD_PORTS == {config.read_ports} && WR_PORTS == {config.write_ports}")
+    return (f"    if (SUPPORTED && {shape}) begin\n"
+            f"      {config.name} _TECHMAP_REPLACE_ (\n        "
+            + ",\n        ".join(connections) + ");\n    end")
+
+
+def techmap_verilog(configs: list[SramConfig]) -> str:
+    """A Yosys techmap file replacing supported ``$mem_v2`` cells of these shapes by macros.
+
+    A cell of another shape, or one :func:`find_memories` would not map, makes the rule fail
+    (``_TECHMAP_FAIL_``) and stays a ``$mem_v2`` cell for ``memory_map``.
+    """
+    params = "\n".join(f"  parameter {p} = 0;" for p in _TECHMAP_PARAMETERS)
+    branches = "\n    else ".join(_techmap_instance(c) for c in sorted(configs))
+    return f"""// Generated by dcom.synth.sram: $mem_v2 cells -> SRAM macros.
+(* techmap_celltype = "$mem_v2" *)
+module dcom_sram_map (RD_CLK, RD_EN, RD_ARST, RD_SRST, RD_ADDR, RD_DATA,
+                      WR_CLK, WR_EN, WR_ADDR, WR_DATA);
+{params}
+  parameter _TECHMAP_CONSTMSK_RD_ARST_ = 0;
+  parameter _TECHMAP_CONSTVAL_RD_ARST_ = 0;
+  parameter _TECHMAP_CONSTMSK_RD_SRST_ = 0;
+  parameter _TECHMAP_CONSTVAL_RD_SRST_ = 0;
+  input [RD_PORTS-1:0] RD_CLK, RD_EN, RD_ARST, RD_SRST;
+  input [RD_PORTS*ABITS-1:0] RD_ADDR;
+  output [RD_PORTS*WIDTH-1:0] RD_DATA;
+  input [WR_PORTS-1:0] WR_CLK;
+  input [WR_PORTS*WIDTH-1:0] WR_EN, WR_DATA;
+  input [WR_PORTS*ABITS-1:0] WR_ADDR;
+  // The conditions of dcom.synth.sram._unsupported, in Verilog.
+  localparam SUPPORTED = RD_PORTS >= 1 && WR_PORTS >= 1
+      && &RD_CLK_ENABLE && &RD_CLK_POLARITY && &WR_CLK_ENABLE && &WR_CLK_POLARITY
+      && !(|RD_TRANSPARENCY_MASK) && OFFSET == 0
+      && !(|RD_WIDE_CONTINUATION) && !(|WR_WIDE_CONTINUATION)
+      && &_TECHMAP_CONSTMSK_RD_ARST_ && !(|_TECHMAP_CONSTVAL_RD_ARST_)
+      && &_TECHMAP_CONSTMSK_RD_SRST_ && !(|_TECHMAP_CONSTVAL_RD_SRST_);
+  generate
+    {branches}
+    else begin
+      wire _TECHMAP_FAIL_ = 1;
+    end
+  endgenerate
+endmodule
+"""
+
+
+def write_macro_views(configs: list[SramConfig], out_dir: str | Path) -> dict[str, Path]:
+    """Write the stubs, simulation models, Liberty and techmap for ``configs``.
+
+    Returns
+    -------
+    dict
+        ``{"stubs", "models", "liberty", "techmap"}`` -> path.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    configs = sorted(set(configs))
+    paths = {"stubs": out_dir / "sram_stubs.v", "models": out_dir / "sram_models.v",
+             "liberty": out_dir / "sram_macros.lib", "techmap": out_dir / "sram_techmap.v"}
+    paths["stubs"].write_text("".join(stub_verilog(c) for c in configs))
+    paths["models"].write_text("`timescale 1ns/1ps\n" + "".join(model_verilog(c)
+                                                            for c in configs))
+    paths["liberty"].write_text(macro_liberty_text(configs))
+    paths["techmap"].write_text(techmap_verilog(configs))
+    return paths

@@ -1,0 +1,255 @@
+"""cocotb testbench of the D-com cluster, scored bit for bit against ``dcom.sw.clustermodel``.
+
+The configuration arrives as JSON in ``DCOM_CONFIG``. Every cycle the bench retires the
+commands due in the golden model and compares both accumulator sets and ``idle`` with the RTL,
+so a wrong value or a wrong latency fails at the cycle it appears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+
+from dcom.config import DcomConfig
+from dcom.hw.cluster import Cluster, command_layout
+from dcom.sw.clustermodel import ACC_MODES, BROADCASTS, OPS, ClusterCommand, ClusterModel
+
+#: FP16 bit patterns of the special classes: signed zeros, smallest and largest subnormals,
+#: smallest and largest normals, one, infinities, quiet and signalling NaNs.
+SPECIAL_FP16 = np.array([0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x83FF, 0x0400, 0x8400,
+                         0x7BFF, 0xFBFF, 0x3C00, 0xBC00, 0x7C00, 0xFC00, 0x7E00, 0x7D01,
+                         0xFE00], dtype=np.uint16)
+
+
+def config_from_env() -> DcomConfig:
+    return DcomConfig.from_dict(json.loads(os.environ["DCOM_CONFIG"]))
+
+
+def random_words(rng: np.random.Generator, count: int, lanes: int, special_rate: float,
+                 scale: float = 4.0) -> np.ndarray:
+    """``count x lanes`` FP16 bit patterns: normal-distributed values with specials mixed in."""
+    values = rng.normal(0.0, scale, size=(count, lanes)).astype(np.float16).view(np.uint16)
+    special = rng.random((count, lanes)) < special_rate
+    values[special] = rng.choice(SPECIAL_FP16, size=int(special.sum()))
+    return values
+
+
+def _fields(value: int, width: int, count: int) -> np.ndarray:
+    mask = (1 << width) - 1
+    return np.array([(value >> (k * width)) & mask for k in range(count)], dtype=np.uint64)
+
+
+class ClusterBench:
+    """Drives a cluster and checks it against :class:`ClusterModel` every cycle."""
+
+    def __init__(self, dut, config: DcomConfig):
+        self.dut = dut
+        self.config = config
+        self.model = ClusterModel(config)
+        self.latency = Cluster(config).latency
+        self.layout = command_layout(config)
+        self.lanes = config.macs_per_cluster
+        self.pending: list[tuple[int, ClusterCommand]] = []
+        self.edge = 0
+        self.write_edges: dict[int, int] = {}
+        self.retired = 0
+
+    async def start(self) -> None:
+        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
+        dut = self.dut
+        for name in ("cmd__valid", "fill__valid", "read__valid"):
+            getattr(dut, name).value = 0
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 2)
+        dut.rst.value = 0
+        await FallingEdge(dut.clk)
+
+    def _encode(self, cmd: ClusterCommand) -> int:
+        values = {"op": OPS.index(cmd.op), "broadcast": BROADCASTS.index(cmd.broadcast),
+                  "negate": int(cmd.negate), "row_acc": ACC_MODES.index(cmd.row_acc),
+                  "col_acc": ACC_MODES.index(cmd.col_acc), "lane": cmd.lane,
+                  "a_addr": cmd.a_addr, "b_addr": cmd.b_addr}
+        word = 0
+        for name, field in self.layout:
+            assert values[name] < (1 << field.width), f"{name}={values[name]} does not fit"
+            word |= values[name] << field.offset
+        return word
+
+    async def step(self) -> None:
+        """Advance one clock edge, retire what is due in the model and compare."""
+        await RisingEdge(self.dut.clk)
+        self.edge += 1
+        while self.pending and self.pending[0][0] <= self.edge:
+            _, cmd = self.pending.pop(0)
+            self.model.execute(cmd)
+            self.retired += 1
+        await ReadOnly()
+        self.compare()
+        await FallingEdge(self.dut.clk)
+
+    def compare(self) -> None:
+        dut, config = self.dut, self.config
+        width = config.acc.width
+        rows = _fields(int(dut.row_acc.value), width, config.grid_rows)
+        cols = _fields(int(dut.col_acc.value), width, config.grid_cols)
+        want_rows, want_cols = self.model.accumulator_bits()
+        where = f"after edge {self.edge} ({self.retired} commands retired)"
+        assert np.array_equal(rows, want_rows.astype(np.uint64)), \
+            f"row accumulators {where}: RTL {[hex(v) for v in rows]}, " \
+            f"model {[hex(v) for v in want_rows]}"
+        assert np.array_equal(cols, want_cols.astype(np.uint64)), \
+            f"column accumulators {where}: RTL {[hex(v) for v in cols]}, " \
+            f"model {[hex(v) for v in want_cols]}"
+        assert int(dut.idle.value) == (not self.pending), f"idle wrong {where}"
+
+    def hazard_free(self, cmd: ClusterCommand) -> bool:
+        """Whether ``cmd`` may issue at the next edge without reading a word still being written."""
+        issue = self.edge + 1
+        return all(self.write_edges.get(addr, -1) < issue for addr in cmd.reads())
+
+    async def issue(self, cmd: ClusterCommand) -> None:
+        assert self.hazard_free(cmd), f"bench bug: {cmd} reads a word with a write in flight"
+        dut = self.dut
+        dut.cmd__payload.value = self._encode(cmd)
+        dut.cmd__valid.value = 1
+        retire = self.edge + 1 + self.latency
+        self.pending.append((retire, cmd))
+        if cmd.writes() is not None:
+            self.write_edges[cmd.writes()] = retire
+        await self.step()
+        dut.cmd__valid.value = 0
+
+    async def issue_when_safe(self, cmd: ClusterCommand) -> None:
+        while not self.hazard_free(cmd):
+            await self.step()
+        await self.issue(cmd)
+
+    async def drain(self) -> None:
+        while self.pending:
+            await self.step()
+
+    async def fill(self, addr: int, words: np.ndarray, lanes: int | None = None) -> None:
+        """Host write; only while idle, so that no command in flight reads the word."""
+        assert not self.pending, "bench bug: fill while commands are in flight"
+        dut = self.dut
+        lanes = (1 << self.lanes) - 1 if lanes is None else lanes
+        dut.fill__addr.value = addr
+        dut.fill__data.value = sum(int(w) << (16 * k) for k, w in enumerate(words))
+        dut.fill__lanes.value = lanes
+        dut.fill__valid.value = 1
+        await ReadOnly()
+        assert int(dut.fill__ready.value) == 1, "fill refused while idle"
+        self.model.fill(addr, words, lanes)
+        await self.step()
+        dut.fill__valid.value = 0
+
+    async def read(self, addr: int) -> np.ndarray:
+        dut = self.dut
+        dut.read__addr.value = addr
+        dut.read__valid.value = 1
+        await self.step()
+        dut.read__valid.value = 0
+        await ReadOnly()
+        assert int(dut.read__resp_valid.value) == 1, "read response missing"
+        word = _fields(int(dut.read__data.value), 16, self.lanes).astype(np.uint16)
+        await FallingEdge(dut.clk)
+        return word
+
+    async def check_buffer(self, addrs) -> None:
+        for addr in addrs:
+            got = await self.read(addr)
+            want = self.model.buffer[addr]
+            assert np.array_equal(got, want), \
+                f"buffer word {addr}: RTL {[hex(v) for v in got]}, model {[hex(v) for v in want]}"
+
+
+async def _bench(dut) -> tuple[ClusterBench, np.random.Generator]:
+    config = config_from_env()
+    bench = ClusterBench(dut, config)
+    await bench.start()
+    return bench, np.random.default_rng(cocotb.RANDOM_SEED)
+
+
+async def _load(bench: ClusterBench, rng, count: int, special_rate: float) -> None:
+    for addr, word in enumerate(random_words(rng, count, bench.lanes, special_rate)):
+        await bench.fill(addr, word)
+
+
+@cocotb.test()
+async def matrix_vector_both_paths(dut):
+    """``A @ x`` on the row trees and ``A.T @ y`` on the column trees, accumulated over tiles."""
+    bench, rng = await _bench(dut)
+    tiles = min(8, bench.config.buffer_depth // 2)
+    await _load(bench, rng, 2 * tiles, special_rate=0.0)
+    for broadcast in ("ROW", "COL"):
+        for t in range(tiles):
+            mode = "RESTART" if t == 0 else "ACCUMULATE"
+            await bench.issue(ClusterCommand("MULTIPLY", broadcast, row_acc=mode, col_acc=mode,
+                                             a_addr=t, b_addr=tiles + t))
+        await bench.drain()
+
+
+@cocotb.test()
+async def elementwise_scalar_and_specials(dut):
+    """Elementwise products (dot products of words) and scalar broadcast, with special values."""
+    bench, rng = await _bench(dut)
+    words = min(16, bench.config.buffer_depth)
+    await _load(bench, rng, words, special_rate=0.2)
+    for n in range(40):
+        broadcast = ("ELEMENT", "SCALAR", "ROW", "COL")[n % 4]
+        cmd = ClusterCommand("MULTIPLY", broadcast, negate=bool(rng.integers(2)),
+                             row_acc=ACC_MODES[rng.integers(3)], col_acc=ACC_MODES[rng.integers(3)],
+                             lane=int(rng.integers(bench.lanes)),
+                             a_addr=int(rng.integers(words)), b_addr=int(rng.integers(words)))
+        await bench.issue(cmd)
+    await bench.drain()
+
+
+@cocotb.test()
+async def multiply_subtract_update(dut):
+    """``w - c * v`` as the reorthogonalization does it: preload w, add the negated products,
+    write the result back into a tile column and a tile row, read the words back."""
+    bench, rng = await _bench(dut)
+    config = bench.config
+    await _load(bench, rng, min(8, config.buffer_depth), special_rate=0.0)
+    tile, coeffs, target = 0, 1, min(7, config.buffer_depth - 1)
+    for lane in range(min(config.grid_rows, config.grid_cols)):
+        await bench.issue_when_safe(ClusterCommand("PRELOAD", row_acc="ACCUMULATE",
+                                                   col_acc="ACCUMULATE", b_addr=target))
+        await bench.issue(ClusterCommand("MULTIPLY", "ROW", negate=True, row_acc="ACCUMULATE",
+                                         a_addr=tile, b_addr=coeffs))
+        await bench.issue(ClusterCommand("MULTIPLY", "COL", negate=True, col_acc="ACCUMULATE",
+                                         a_addr=tile, b_addr=coeffs))
+        await bench.issue(ClusterCommand("WRITE_ROWS", lane=lane, a_addr=target))
+        await bench.issue(ClusterCommand("WRITE_COLS", lane=lane, a_addr=target))
+    await bench.drain()
+    await bench.check_buffer([target])
+
+
+@cocotb.test()
+async def random_command_stream(dut):
+    """Random commands of every kind, back to back where the hazard rule allows."""
+    bench, rng = await _bench(dut)
+    config = bench.config
+    words = min(12, config.buffer_depth)
+    await _load(bench, rng, words, special_rate=0.05)
+    count = int(os.environ.get("DCOM_RANDOM_COMMANDS", "200"))
+    for _ in range(count):
+        op = OPS[rng.choice(4, p=[0.6, 0.1, 0.15, 0.15])]
+        cmd = ClusterCommand(op, BROADCASTS[rng.integers(4)], negate=bool(rng.integers(2)),
+                             row_acc=ACC_MODES[rng.integers(3)], col_acc=ACC_MODES[rng.integers(3)],
+                             lane=int(rng.integers(bench.lanes)),
+                             a_addr=int(rng.integers(words)), b_addr=int(rng.integers(words)))
+        await bench.issue_when_safe(cmd)
+        if rng.random() < 0.05:
+            await bench.drain()
+            await bench.fill(int(rng.integers(words)),
+                             random_words(rng, 1, bench.lanes, 0.05)[0],
+                             lanes=int(rng.integers(1 << bench.lanes)))
+    await bench.drain()
+    await bench.check_buffer(range(words))

@@ -1,0 +1,119 @@
+"""A cocotb driver for the host port of the D-com top level (``dcom.hw.top``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from dcom.config import DcomConfig
+from dcom.sw.isa import HostError, Instruction, Register, Space, Status
+
+__all__ = ["HostDriver", "ProgramTimeout"]
+
+
+class ProgramTimeout(AssertionError):
+    """The program did not stop within the allowed cycles."""
+
+
+def _lanes(value: int, count: int) -> np.ndarray:
+    return np.array([(value >> (16 * k)) & 0xFFFF for k in range(count)], dtype=np.uint16)
+
+
+class HostDriver:
+    """Issues host requests, one per cycle, and reads their answers.
+
+    Call :meth:`reset` once the clock runs. Every method returns at a falling edge, the point
+    where the next request is driven.
+    """
+
+    def __init__(self, dut, config: DcomConfig):
+        self.dut = dut
+        self.config = config
+
+    async def reset(self) -> None:
+        dut = self.dut
+        dut.host__valid.value = 0
+        dut.host__write.value = 0
+        dut.rst.value = 1
+        for _ in range(2):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+        await FallingEdge(dut.clk)
+
+    async def _request(self, space: Space, write: bool, addr: int, index: int = 0,
+                       data: int = 0) -> int | None:
+        dut = self.dut
+        dut.host__space.value = int(space)
+        dut.host__write.value = int(write)
+        dut.host__addr.value = addr
+        dut.host__index.value = index
+        dut.host__wdata.value = data
+        dut.host__valid.value = 1
+        await RisingEdge(dut.clk)
+        dut.host__valid.value = 0
+        value = None
+        if not write:
+            await ReadOnly()
+            assert int(dut.host__rvalid.value) == 1, "host read not answered"
+            value = int(dut.host__rdata.value)
+        await FallingEdge(dut.clk)
+        return value
+
+    async def write_bank(self, column: int, addr: int, word) -> None:
+        value = sum(int(w) << (16 * k) for k, w in enumerate(word))
+        await self._request(Space.BANK, True, addr, column, value)
+
+    async def read_bank(self, column: int, addr: int) -> np.ndarray:
+        return _lanes(await self._request(Space.BANK, False, addr, column),
+                      self.config.macs_per_cluster)
+
+    async def load_banks(self, images) -> None:
+        """Write ``images[c]`` (``words x P*Q`` uint16) into bank ``c`` from address 0."""
+        for column, image in enumerate(images):
+            for addr, word in enumerate(image):
+                await self.write_bank(column, addr, word)
+
+    async def read_banks(self, words: int) -> np.ndarray:
+        """The first ``words`` words of every bank, ``(C, words, P*Q)`` uint16."""
+        return np.array([[await self.read_bank(c, a) for a in range(words)]
+                         for c in range(self.config.cluster_cols)], dtype=np.uint16)
+
+    async def load_program(self, program) -> None:
+        for addr, inst in enumerate(program):
+            word = inst.encode() if isinstance(inst, Instruction) else int(inst)
+            await self._request(Space.PROGRAM, True, addr, data=word)
+
+    async def read_broadcast(self, addr: int) -> int:
+        return await self._request(Space.BROADCAST, False, addr)
+
+    async def write_register(self, register: Register, value: int) -> None:
+        await self._request(Space.CONTROL, True, int(register), data=value)
+
+    async def read_register(self, register: Register) -> int:
+        return await self._request(Space.CONTROL, False, int(register))
+
+    async def set_tol(self, tol: float) -> None:
+        await self.write_register(Register.TOL, int(np.float32(tol).view(np.uint32)))
+
+    async def start(self) -> None:
+        await self.write_register(Register.START, 1)
+
+    async def wait(self, max_cycles: int, poll: int = 64) -> Status:
+        """Wait until the program stops; its status. Raises after ``max_cycles`` cycles."""
+        waited = 0
+        while int(self.dut.busy.value):
+            if waited > max_cycles:
+                raise ProgramTimeout(f"program still running after {waited} cycles")
+            for _ in range(poll):
+                await RisingEdge(self.dut.clk)
+            waited += poll
+            await FallingEdge(self.dut.clk)
+        return Status(await self.read_register(Register.STATUS))
+
+    async def host_error(self) -> HostError:
+        return HostError(await self.read_register(Register.HOST_ERROR))
+
+    async def counters(self) -> dict:
+        """Total and per-class cycle counts."""
+        names = [r for r in Register if r.name.startswith("CYCLES")]
+        return {r.name.lower(): await self.read_register(r) for r in names}

@@ -1,0 +1,71 @@
+"""``dcom regress``: run the cocotb regressions and summarize them per simulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from dcom.simulators import SIMULATORS
+
+__all__ = ["regress", "summarize_junit"]
+
+TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+
+
+def summarize_junit(xml_path: Path) -> dict[str, Counter]:
+    """Count passed, failed and skipped cocotb tests per simulator in a pytest JUnit file.
+
+    The simulator is read from the test's parameter id (``test_x[verilator-...]``).
+    """
+    counts: dict[str, Counter] = {}
+    for case in ET.parse(xml_path).getroot().iter("testcase"):
+        name = case.get("name", "")
+        params = name[name.find("[") + 1:-1].split("-") if "[" in name else []
+        sim = next((p for p in params if p in SIMULATORS), "none")
+        if case.find("skipped") is not None:
+            outcome = "skipped"
+        elif case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        else:
+            outcome = "passed"
+        counts.setdefault(sim, Counter())[outcome] += 1
+    return counts
+
+
+def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
+            select: str | None = None, junit: Path | None = None, waves: bool = False) -> int:
+    """Run every cocotb test (pytest marker ``cocotb``) and print a per-simulator summary.
+
+    Returns
+    -------
+    int
+        pytest's exit status (0 when everything that ran passed).
+    """
+    if not TESTS_DIR.is_dir():
+        raise SystemExit(f"dcom regress needs the test suite from the dcom source tree "
+                         f"(looked for {TESTS_DIR})")
+    junit = junit or Path(tempfile.mkdtemp(prefix="dcom-regress-")) / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", str(TESTS_DIR), "-m", "cocotb", "--sim", sim,
+           f"--junitxml={junit}", "-o", "junit_family=xunit2"]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    if workers > 1:
+        cmd += ["-n", str(workers)]
+    if select:
+        cmd += ["-k", select]
+    if waves:
+        cmd += ["--waves"]
+    print("running:", " ".join(cmd), flush=True)
+    status = subprocess.run(cmd, check=False).returncode
+    if junit.exists():
+        counts = summarize_junit(junit)
+        print(f"\n{'simulator':<10} {'ran':>5} {'passed':>7} {'failed':>7} {'skipped':>8}")
+        for name, c in sorted(counts.items()):
+            ran = c["passed"] + c["failed"]
+            print(f"{name:<10} {ran:>5} {c['passed']:>7} {c['failed']:>7} {c['skipped']:>8}")
+        print(f"JUnit XML: {junit}")
+    return status

@@ -1,0 +1,54 @@
+"""Shared pytest options and fixtures for dcom's tests.
+
+Options
+-------
+``--sim verilator|icarus|all``
+    Simulators the cocotb tests run on (default: all; a missing one is skipped with the reason).
+``--waves``
+    Record waveforms in cocotb tests (same as ``DCOM_WAVES=1``).
+``--seed N``
+    Seed for the randomized cocotb tests (default: a fixed seed per test).
+"""
+
+import os
+import zlib
+
+import pytest
+
+from dcom.simulators import SIMULATORS, available
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("dcom")
+    group.addoption("--sim", choices=(*SIMULATORS, "all"), default="all",
+                    help="simulator(s) for cocotb tests (default: all)")
+    group.addoption("--waves", action="store_true", help="record waveforms in cocotb tests")
+    group.addoption("--seed", type=int, default=None, help="seed for randomized cocotb tests")
+
+
+def pytest_configure(config):
+    if config.getoption("--waves"):
+        os.environ["DCOM_WAVES"] = "1"
+
+
+def pytest_generate_tests(metafunc):
+    if "sim" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--sim")
+        sims = SIMULATORS if choice == "all" else (choice,)
+        metafunc.parametrize("sim", sims, indirect=True)
+
+
+@pytest.fixture
+def sim(request):
+    """Name of the simulator this test runs on; skips when it is not installed."""
+    simulator, reason = available(request.param)
+    if simulator is None:
+        pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def seed(request):
+    """``--seed`` if given, else a seed fixed by the test's name (stable across runs)."""
+    given = request.config.getoption("--seed")
+    return given if given is not None else zlib.crc32(request.node.name.encode())

@@ -1,0 +1,135 @@
+"""SRAM macros: the model's figures, and Amaranth memories becoming macros in the flow (with a
+gate-level simulation of the result)."""
+
+import random
+import subprocess
+
+import pytest
+from amaranth import Module
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from dcom.simulators import available
+from dcom.synth import sram
+from dcom.synth.cells import write_verilog_models
+from dcom.synth.flow import synthesize_amaranth
+
+
+class Buffer(wiring.Component):
+    """A memory with one synchronous read port and one byte-masked write port."""
+
+    def __init__(self, depth, width, read_domain="sync"):
+        self._depth, self._width, self._read_domain = depth, width, read_domain
+        abits = (depth - 1).bit_length()
+        super().__init__({"waddr": In(abits), "wdata": In(width), "we": In(width // 8),
+                          "raddr": In(abits), "re": In(1), "rdata": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=self._width, depth=self._depth, init=[])
+        wp = mem.write_port(granularity=8)
+        rp = mem.read_port(domain=self._read_domain)
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.we),
+                     rp.addr.eq(self.raddr), self.rdata.eq(rp.data)]
+        if self._read_domain != "comb":
+            m.d.comb += rp.en.eq(self.re)
+        return m
+
+
+def test_figures_scale_as_documented():
+    small = sram.sram_figures(sram.SramConfig(256, 32))
+    large = sram.sram_figures(sram.SramConfig(4096, 32))
+    two_read = sram.sram_figures(sram.SramConfig(256, 32, read_ports=2))
+    assert large.area_um2 > small.area_um2 > 256 * 32 * sram.BITCELL_UM2
+    assert 0 < small.array_efficiency < large.array_efficiency < 1
+    assert two_read.area_um2 > small.area_um2 and two_read.leakage_nw > small.leakage_nw
+    # Energy per access: W * k * sqrt(bits); 16x the capacity costs 4x per bit.
+    assert large.read_energy_pj / small.read_energy_pj == pytest.approx(4.0)
+    # Horowitz's 8 KB point (10 pJ per 64-bit read at 45 nm) scaled to 15 nm and 0.8 V.
+    eight_kb = sram.sram_figures(sram.SramConfig(1024, 64))
+    assert eight_kb.read_energy_pj == pytest.approx(10 * (15 / 45) * (0.8 / 0.9) ** 2, rel=0.1)
+    # Sub-arrays never exceed 256 x 256 bitcells.
+    bank = sram.sram_figures(sram.SramConfig(65536, 1024))
+    assert bank.subarray_rows <= 256 and bank.subarray_cols <= 256
+    assert bank.subarrays * bank.subarray_rows * bank.subarray_cols >= 65536 * 1024
+    with pytest.raises(ValueError, match="depth"):
+        sram.SramConfig(0, 8)
+
+
+def test_find_memories_says_why_a_memory_stays_in_flip_flops():
+    def mem(**overrides):
+        params = {"RD_PORTS": "1", "WR_PORTS": "1", "SIZE": "10000", "WIDTH": "1000",
+                  "RD_CLK_ENABLE": "1", "RD_CLK_POLARITY": "1", "WR_CLK_ENABLE": "1",
+                  "WR_CLK_POLARITY": "1", "RD_TRANSPARENCY_MASK": "0", "OFFSET": "0",
+                  "RD_WIDE_CONTINUATION": "0", "WR_WIDE_CONTINUATION": "0"}
+        params.update(overrides)
+        return {"type": "$mem_v2", "parameters": params,
+                "connections": {"RD_ARST": ["0"], "RD_SRST": ["0"]}}
+
+    netlist = {"modules": {"top": {"cells": {
+        "ok": mem(), "async": mem(RD_CLK_ENABLE="0"), "bypass": mem(RD_TRANSPARENCY_MASK="1"),
+        "rom": mem(WR_PORTS="0"), "adder": {"type": "$add"}}}}}
+    found = {m.cell: m for m in sram.find_memories(netlist)}
+    assert set(found) == {"ok", "async", "bypass", "rom"}
+    assert found["ok"].config == sram.SramConfig(depth=16, width=8)
+    assert "asynchronous read" in found["async"].reason
+    assert "transparent" in found["bypass"].reason
+    assert "ROM" in found["rom"].reason
+
+
+def test_memory_becomes_a_macro_and_simulates_at_gate_level(tmp_path):
+    depth, width = 256, 32
+    result = synthesize_amaranth(Buffer(depth, width), "buffer", tmp_path / "syn",
+                                 progress=lambda line: None, reports=False)
+    config = sram.SramConfig(depth, width)
+    top = result.modules["buffer"]
+    assert top.macros == {config.name: 1}
+    assert top.macro_area_um2 == pytest.approx(sram.sram_figures(config).area_um2, rel=1e-4)
+    # 8192 bits as flip-flops would be 8192 of them; only the write-enable glue remains.
+    assert top.flip_flops == 0 and top.cell_count < 20
+    assert result.totals().area_um2 == pytest.approx(top.std_area_um2 + top.macro_area_um2)
+    assert not result.warnings
+    assert "dcom_sram_256x32_1r1w mem (" in result.netlist.read_text()
+
+    simulator, reason = available("icarus")
+    if simulator is None:
+        pytest.skip(reason)
+    rng = random.Random(1)
+    writes = {rng.randrange(depth): rng.getrandbits(width) for _ in range(12)}
+    lines = ["`timescale 1ns/1ps", "module tb;",
+             "  reg clk = 0, rst = 0, re = 0; reg [3:0] we = 0;",
+             "  reg [7:0] waddr = 0, raddr = 0; reg [31:0] wdata = 0; wire [31:0] rdata;",
+             "  buffer dut (.clk(clk), .rst(rst), .waddr(waddr), .wdata(wdata), .we(we),",
+             "              .raddr(raddr), .re(re), .rdata(rdata));",
+             "  always #5 clk = ~clk;", "  initial begin"]
+    for addr, data in writes.items():
+        lines.append(f"    @(negedge clk) waddr = {addr}; wdata = 32'h{data:08x}; we = 4'hf;")
+    # A masked write: only byte 0 of the first address changes.
+    first = next(iter(writes))
+    lines.append(f"    @(negedge clk) waddr = {first}; wdata = 32'hffffffff; we = 4'h1;")
+    writes[first] |= 0xff
+    lines.append("    @(negedge clk) we = 0; re = 1;")
+    for addr in writes:
+        lines.append(f"    raddr = {addr}; @(negedge clk) $display(\"%0d %h\", {addr}, rdata);")
+    lines += ["    $finish;", "  end", "endmodule"]
+    tb = tmp_path / "tb.v"
+    tb.write_text("\n".join(lines) + "\n")
+    binary = tmp_path / "tb.vvp"
+    cells = write_verilog_models(tmp_path / "cells.v")
+    subprocess.run([str(simulator.executable), "-g2005", "-o", str(binary), str(tb),
+                    str(result.netlist), str(cells), str(result.macro_views["models"])],
+                   check=True, capture_output=True, text=True)
+    output = subprocess.run(["vvp", "-n", str(binary)], check=True, capture_output=True,
+                            text=True).stdout.split()
+    read = {int(a): int(d, 16) for a, d in zip(output[::2], output[1::2])}
+    assert read == writes
+
+
+def test_asynchronous_read_memory_stays_in_flip_flops(tmp_path):
+    result = synthesize_amaranth(Buffer(16, 8, read_domain="comb"), "regfile", tmp_path,
+                                 progress=lambda line: None, reports=False)
+    top = result.modules["regfile"]
+    assert not top.macros and not result.macros
+    assert top.flip_flops >= 16 * 8
+    assert any("asynchronous read port" in w for w in result.warnings)
+    assert result.totals().leakage_nw > 0

@@ -102,6 +102,12 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="use this liberty file instead of dcom's generated 15nm-style library")
     syn.add_argument("--out", type=Path, default=Path("out/synth"), metavar="DIR",
                      help="report folder (default out/synth)")
+    syn.add_argument("--compare", choices=("systolic",), action="append", default=[],
+                     help="also synthesize and measure a weight-stationary systolic array of the "
+                          "same multipliers and SRAM, and report the ratios next to the paper's")
+    syn.add_argument("--tiles", type=int, default=4, metavar="N",
+                     help="the power workload's block is N x N tiles of the multiplier grid "
+                          "(default 4)")
 
     perf = sub.add_parser(
         "perf", help="cycle counts and performance estimates for decomposition workloads",
@@ -110,7 +116,34 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_options(perf)
     perf.add_argument("--out", type=Path, default=Path("out/perf"), metavar="DIR",
                       help="report folder (default out/perf)")
+    work = perf.add_argument_group(
+        "workload", "rank-k Lanczos of a batch of S x H activations, one prompt at a time; "
+                    "defaults are the paper's figure 12")
+    work.add_argument("--batch", type=int, default=64, help="prompts in the batch (default 64)")
+    work.add_argument("--seq", type=int, default=4096, metavar="S",
+                      help="sequence length, the matrix's rows (default 4096)")
+    work.add_argument("--hidden", type=int, default=4096, metavar="H",
+                      help="hidden size, the matrix's columns (default 4096)")
+    work.add_argument("--rank", type=int, default=10, help="decomposition rank (default 10)")
+    work.add_argument("--steps", type=int, metavar="K",
+                      help="Lanczos steps (default min(2 rank, S, H))")
     return parser
+
+
+def _synth(config: DcomConfig, args: argparse.Namespace, parser) -> int:
+    from dcom.synth.evaluate import evaluate, summary_lines
+    from dcom.synth.flow import SynthesisError
+    from dcom.synth.gatesim import GateSimError
+
+    if args.tiles < 1:
+        raise ConfigError("--tiles", args.tiles, "integers >= 1")
+    try:
+        report = evaluate(config, args.out, liberty=args.liberty, compare=args.compare,
+                          tiles=args.tiles)
+    except (SynthesisError, GateSimError, ValueError) as exc:
+        parser.exit(1, f"dcom synth: error: {exc}\n")
+    print("\n".join(summary_lines(report)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +160,18 @@ def main(argv: list[str] | None = None) -> int:
             from dcom.hw.generate import generate
             generate(config, args.out)
             return 0
+        if args.command == "perf":
+            from dcom.sw.compiler import CompileError
+            from dcom.sw.perf import Workload, perf_report
+            from dcom.sw.validation import InputError
+            try:
+                perf_report(config, Workload(args.batch, args.seq, args.hidden, args.rank,
+                                             args.steps), args.out)
+            except (InputError, CompileError) as exc:
+                parser.exit(2, f"dcom perf: error: {exc}\n")
+            return 0
+        if args.command == "synth":
+            return _synth(config, args, parser)
         raise SystemExit(f"dcom {args.command}: not available in this version")
     except ConfigError as exc:
         parser.exit(2, f"dcom {args.command}: error: {exc}\n")

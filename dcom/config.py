@@ -141,7 +141,7 @@ class DcomConfig:
     mul_format: str = "fp16"
     acc_format: str = "fp32"
     buffer_depth: int = 2048
-    bank_depth: int = 16384
+    bank_depth: int = 32768
     bank_width: int = 1024
     broadcast_depth: int = 256
     program_depth: int = 1024

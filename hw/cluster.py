@@ -15,15 +15,16 @@ that far behind a write-back to it.
 from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, enum, memory, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from dcom.config import FORMATS, DcomConfig
 from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, canonical_nan
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
+from dcom.hw.sram import Sram
 
-__all__ = ["AccMode", "Broadcast", "Cluster", "ClusterOp", "command_layout"]
+__all__ = ["AccMode", "Broadcast", "Cluster", "ClusterOp", "command_layout", "encode_command"]
 
 
 class ClusterOp(enum.Enum, shape=2):
@@ -75,6 +76,16 @@ def command_layout(config: DcomConfig) -> data.StructLayout:
         "a_addr": max(1, ceil_log2(config.buffer_depth)),
         "b_addr": max(1, ceil_log2(config.buffer_depth)),
     })
+
+
+def encode_command(config: DcomConfig, cmd) -> int:
+    """The bits of ``cmd`` (a :class:`dcom.sw.clustermodel.ClusterCommand`, whose fields name
+    the enum members) in :func:`command_layout`."""
+    value = command_layout(config).const({
+        "op": ClusterOp[cmd.op], "broadcast": Broadcast[cmd.broadcast], "negate": int(cmd.negate),
+        "row_acc": AccMode[cmd.row_acc], "col_acc": AccMode[cmd.col_acc], "lane": cmd.lane,
+        "a_addr": cmd.a_addr, "b_addr": cmd.b_addr})
+    return value.as_bits()
 
 
 def _word(config: DcomConfig) -> data.ArrayLayout:
@@ -182,19 +193,25 @@ class Cluster(wiring.Component):
         P, Q = config.grid_rows, config.grid_cols
         acc_width = config.acc.width
 
-        m.submodules.buffer = buffer = memory.Memory(shape=_word(config),
-                                                     depth=config.buffer_depth, init=[])
-        port_a = buffer.read_port()
-        port_b = buffer.read_port()
-        port_w = buffer.write_port(granularity=1)
+        m.submodules.buffer = buffer = Sram(config.buffer_depth, config.word_bits, read_ports=2,
+                                            lane_bits=16, library=self._library)
+        word = _word(config)
+        # Port A reads tiles (and host reads), port B the broadcast operand.
+        a_word, b_word = word(buffer.rd0_data), word(buffer.rd1_data)
+        write_data = Signal(word)
+        m.d.comb += buffer.wr_data.eq(write_data)
 
         # Issue: port A serves commands first and host reads when no command issues.
         cmd = self.cmd.payload
         m.d.comb += [
-            port_a.addr.eq(Mux(self.cmd.valid, cmd.a_addr, self.read.addr)),
-            port_b.addr.eq(cmd.b_addr),
+            buffer.rd0_addr.eq(Mux(self.cmd.valid, cmd.a_addr, self.read.addr)),
+            buffer.rd1_addr.eq(cmd.b_addr),
+            # Ports read only when something uses the word: a read costs SRAM energy.
+            buffer.rd0_en.eq((self.cmd.valid & (cmd.op == ClusterOp.MULTIPLY)) | self.read.valid),
+            buffer.rd1_en.eq(self.cmd.valid & ((cmd.op == ClusterOp.MULTIPLY)
+                                               | (cmd.op == ClusterOp.PRELOAD))),
             self.read.ready.eq(~self.cmd.valid),
-            self.read.data.eq(port_a.data),
+            self.read.data.eq(a_word),
         ]
         m.d.sync += self.read.resp_valid.eq(self.read.valid & ~self.cmd.valid)
 
@@ -203,7 +220,6 @@ class Cluster(wiring.Component):
         m.d.sync += [stage1.eq(cmd), stage1_valid.eq(self.cmd.valid)]
 
         # Scatter network: one B lane per multiplier, optionally negated.
-        a_word, b_word = port_a.data, port_b.data
         scalar = Array(b_word[k] for k in range(P * Q))[stage1.lane[:ceil_log2(P * Q)]] \
             if P * Q > 1 else b_word[0]
         sign_flip = Cat(Const(0, 15), stage1.negate)
@@ -264,17 +280,17 @@ class Cluster(wiring.Component):
         writing_cols = retire_valid & (retire.op == ClusterOp.WRITE_COLS)
         m.d.comb += self.fill.ready.eq(~(writing_rows | writing_cols))
         with m.If(writing_rows | writing_cols):
-            m.d.comb += port_w.addr.eq(retire.a_addr)
+            m.d.comb += buffer.wr_addr.eq(retire.a_addr)
             for i in range(P):
                 for j in range(Q):
                     m.d.comb += [
-                        port_w.data[i * Q + j].eq(Mux(writing_rows, rows16[i], cols16[j])),
-                        port_w.en[i * Q + j].eq((writing_rows & (retire.lane == j))
+                        write_data[i * Q + j].eq(Mux(writing_rows, rows16[i], cols16[j])),
+                        buffer.wr_en[i * Q + j].eq((writing_rows & (retire.lane == j))
                                                 | (writing_cols & (retire.lane == i))),
                     ]
         with m.Elif(self.fill.valid):
-            m.d.comb += [port_w.addr.eq(self.fill.addr), port_w.data.eq(self.fill.data),
-                         port_w.en.eq(self.fill.lanes)]
+            m.d.comb += [buffer.wr_addr.eq(self.fill.addr), write_data.eq(self.fill.data),
+                         buffer.wr_en.eq(self.fill.lanes)]
         return m
 
     def _accumulators(self, m, retire, retire_valid, accs, sums, preload_lanes, name):

@@ -55,6 +55,17 @@ class ModuleLibrary:
                 self._progress(f"module {name}: {len(text) / 1e3:.0f} kB")
         return self._clocked[name]
 
+    def register_verilog(self, name: str, text: str, clocked: bool = True) -> None:
+        """Add module ``name`` written directly in Verilog (once; later calls must agree)."""
+        if name in self._text:
+            assert self._text[name] == text, f"two designs named {name}"
+            return
+        self._text[name] = text
+        self._clocked[name] = clocked
+        self._order.append(name)
+        if self._progress is not None:
+            self._progress(f"module {name}: {len(text) / 1e3:.0f} kB")
+
     @property
     def names(self) -> list[str]:
         """Registered module names, in registration order (leaves first)."""
@@ -91,9 +102,9 @@ class SharedModule(wiring.Component):
         super().__init__(dict(self._block.signature.members))
 
     def elaborate(self, platform):
-        m = Module()
         ours = list(self.signature.flatten(self))
         if self._library is None:
+            m = Module()
             m.submodules.block = block = self._block
             for (path, member, mine), (_, _, theirs) in zip(ours, block.signature.flatten(block)):
                 m.d.comb += (theirs.eq(mine) if member.flow == In else mine.eq(theirs))
@@ -103,5 +114,5 @@ class SharedModule(wiring.Component):
                  Value.cast(value) for path, member, value in ours}
         if self._library.register(self._module_name, self._block):
             ports.update(i_clk=ClockSignal(), i_rst=ResetSignal())
-        m.submodules.block = Instance(self._module_name, **ports)
-        return m
+        # The instance itself stands here, so no wrapper module is written around it.
+        return Instance(self._module_name, **ports)

@@ -20,8 +20,11 @@ value when it fits, which sets the next result bit:
 
 After :data:`RESULT_BITS` steps the result has its top bit in one of its two highest places,
 so 24 significant bits and a guard bit follow, and the remainder and any bit below the guard
-bit give the sticky bit. Rounding to nearest even, denormalization of the reciprocal of a
-large value and overflow of the reciprocal of a tiny one use the FP units' helpers.
+bit give the sticky bit; the FP units' rounding helper rounds to nearest even and overflows
+the reciprocal of a tiny value to infinity. The reciprocal of a large value, below the normal
+range by one or two bits at most, starts from ``1/2`` or ``1/4`` instead of ``1``: its result
+bits then come out aligned for the subnormal exponent and round in place, so no denormalizing
+shifter is needed.
 """
 
 from __future__ import annotations
@@ -31,15 +34,15 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from dcom.config import FORMATS
-from dcom.hw.fp import (_denormalize, _infinity, _Operand, _round_to_nearest_even, _wire,
-                        leading_zeros)
+from dcom.hw.fp import _infinity, _Operand, _round_to_nearest_even, _wire, leading_zeros
 
 __all__ = ["ScalarOp", "ScalarUnit", "RESULT_BITS"]
 
 FP32 = FORMATS["fp32"]
 
 #: Result bits the recurrence produces, one a cycle: the significand's 24 bits and a guard bit
-#: below a reciprocal's leading bit, plus its integer bit (set only for ``1/1``).
+#: below a reciprocal's leading bit, plus its integer bit (set only for ``1/1``). A square
+#: root needs one bit fewer; its last bit only joins the sticky bit.
 RESULT_BITS = FP32.man_bits + 3
 
 
@@ -55,17 +58,17 @@ class ScalarUnit(wiring.Component):
 
     Special values follow IEEE 754: ``sqrt(-0) = -0``, ``sqrt(+inf) = +inf``, the square root
     of a negative value (``-inf`` included) is NaN; ``1/±0 = ±inf``, ``1/±inf = ±0``. Any NaN
-    input gives the canonical quiet NaN (``0x7FC00000``). Subnormal inputs are exact, the
-    reciprocal of a large value may be subnormal and that of a tiny one overflows to infinity.
+    input gives the canonical quiet NaN (``0x7FC00000``). Subnormal inputs are handled like
+    any other; the reciprocal of a large value may be subnormal, and that of a tiny one
+    overflows to infinity.
 
-    Timing: ``start`` is taken at the end of a cycle in which the unit is not ``busy``; an
+    Timing: ``start`` is taken at the end of a cycle in which the unit is not ``busy``. An
     operation then takes exactly :attr:`latency` cycles, whatever the operation and operand:
     if ``start`` is taken at the end of cycle ``t``, ``done`` is high in cycle
     ``t + latency`` and only then. ``result`` is valid from that cycle until the next
-    ``start`` is taken.
-    ``busy`` is high from the cycle after ``start`` up to, not including, the ``done`` cycle,
-    so a new ``start`` may be given in the ``done`` cycle; a ``start`` while ``busy`` is
-    ignored.
+    ``start`` is taken. ``busy`` is high from cycle ``t + 1`` up to, not including, the
+    ``done`` cycle, so the next ``start`` may come in the ``done`` cycle; a ``start`` while
+    ``busy`` is ignored.
 
     Attributes
     ----------
@@ -107,30 +110,37 @@ class ScalarUnit(wiring.Component):
         # the trial value fit bits + 2 and bits + 1 bits, and the last remainder bits + 1.
         rem_width = bits + 1
 
-        op = Signal(ScalarOp)
-        sign = Signal()
-        nan, inf, zero = Signal(), Signal(), Signal()
-        # Signed biased exponent of the result bit just below the top one: from
-        # bias - 1 - emax (reciprocal of the largest value) to 2 bias + man_bits - 2
-        # (reciprocal of the smallest subnormal).
-        exp = Signal(range(-1, 2 * FP32.bias + FP32.man_bits))
+        # Only the step counter needs a reset: a start loads everything else before use.
+        op = Signal(ScalarOp, reset_less=True)
+        sign, nan, inf, zero = (Signal(name=name, reset_less=True)
+                                for name in ("sign", "nan", "inf", "zero"))
+        # Biased exponent of the result bit below the top one: at least 1 (see below) and at
+        # most 2 bias + man_bits - 2 (the reciprocal of the smallest subnormal).
+        exp = Signal(range(2 * FP32.bias + FP32.man_bits), reset_less=True)
         # Reciprocal: the normalized significand (the trial value). Square root: the radicand
         # bits not yet used, the next pair on top.
-        operand = Signal(FP32.man_bits + 3)
-        rem = Signal(rem_width)
-        quotient = Signal(bits)
+        operand = Signal(FP32.man_bits + 3, reset_less=True)
+        rem = Signal(rem_width, reset_less=True)
+        quotient = Signal(bits, reset_less=True)
         steps_left = Signal(range(bits + 1))
         is_sqrt = op == ScalarOp.SQRT
 
         m.d.comb += self.busy.eq(steps_left != 0)
         m.d.sync += self.done.eq(steps_left == 1)
 
-        # Loading: unpack and normalize the operand.
+        # Loading: unpack and normalize the operand to S * 2**E, S in [1, 2).
         x = _Operand(m, FP32, self.a, "a")
         shift = leading_zeros(m, x.sig, "a_zeros")
         sig = _wire(m, "a_norm", (x.sig << shift)[:len(x.sig)])
         unbiased = _wire(m, "a_unbiased", x.exp - shift - FP32.bias)
-        odd = unbiased[0]
+        # The top result bit has weight 2**floor(E / 2) (square root) or 2**-E (reciprocal).
+        sqrt_exp = (unbiased >> 1) + FP32.bias - 1
+        recip_exp = _wire(m, "recip_exp", FP32.bias - 1 - unbiased)
+        # A reciprocal below the normal range (E of 126 or 127, so recip_exp of 0 or -1) starts
+        # from 1/2 or 1/4 instead of 1, so that its bits come out already aligned for exponent
+        # 1 and round in place: no denormalizing shifter is needed.
+        subnormal = recip_exp < 1
+        one = 1 << (FP32.man_bits - 1)  # 1 in significand units, before the first shift
         new_sqrt = self.op == ScalarOp.SQRT
         with m.If(self.start & ~self.busy):
             m.d.sync += [
@@ -139,13 +149,10 @@ class ScalarUnit(wiring.Component):
                 nan.eq(x.is_nan | (new_sqrt & x.sign & ~x.is_zero)),
                 inf.eq(Mux(new_sqrt, x.is_inf, x.is_zero)),
                 zero.eq(Mux(new_sqrt, x.is_zero, x.is_inf)),
-                # The top result bit has weight 2**0 times 2**floor(E / 2) (square root) or
-                # 2**-E (reciprocal); `exp` is for the bit below it.
-                exp.eq(Mux(new_sqrt, (unbiased >> 1) + FP32.bias - 1, FP32.bias - 1 - unbiased)),
-                operand.eq(Mux(new_sqrt, Mux(odd, sig << 2, sig << 1), sig)),
-                # The reciprocal's first step compares 1 (2**man_bits in significand units,
-                # after its shift) with S.
-                rem.eq(Mux(new_sqrt, 0, 1 << (FP32.man_bits - 1))),
+                exp.eq(Mux(new_sqrt, sqrt_exp, Mux(subnormal, 1, recip_exp))),
+                operand.eq(Mux(new_sqrt, Mux(unbiased[0], sig << 2, sig << 1), sig)),
+                rem.eq(Mux(new_sqrt, 0,
+                           Mux(subnormal, Mux(recip_exp[0], one >> 2, one >> 1), one))),
                 quotient.eq(0),
                 steps_left.eq(bits),
             ]
@@ -166,18 +173,14 @@ class ScalarUnit(wiring.Component):
                 steps_left.eq(steps_left - 1),
             ]
 
-        # Rounding, from the registers, which hold still once the steps are done. Only a
-        # reciprocal's top bit can be clear (its result is in (1/2, 1]).
+        # Rounding, from the registers, which hold still once the steps are done. The top
+        # bit is set for a square root and for a reciprocal of a power of two that stays
+        # normal; otherwise the bit below it leads, or, for a subnormal, a bit further down.
         top = quotient[-1]
-        norm = Mux(top, quotient[1:], quotient[:-1])
-        sticky = rem.any() | (top & quotient[0])
         # Wires keep each value one shared node (Amaranth copies an expression at every use).
-        denormalized = _denormalize(_wire(m, "top_exp", exp + top), _wire(m, "norm", norm),
-                                    sticky)
-        final_exp, final_sig, final_sticky = (
-            _wire(m, name, value) for name, value in
-            zip(("final_exp", "final_sig", "final_sticky"), denormalized))
-        finite = _round_to_nearest_even(FP32, sign, final_exp, final_sig, final_sticky)
+        norm = _wire(m, "norm", Mux(top, quotient[1:], quotient[:-1]))
+        sticky = _wire(m, "sticky", rem.any() | (top & quotient[0]))
+        finite = _round_to_nearest_even(FP32, sign, _wire(m, "top_exp", exp + top), norm, sticky)
         m.d.comb += self.result.eq(
             Mux(nan, FP32.quiet_nan,
                 Mux(inf, _infinity(FP32, sign),

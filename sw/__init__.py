@@ -8,6 +8,8 @@ Public API (numpydoc docstrings on each)::
   paper), returning ``U, s, Vt`` like :func:`numpy.linalg.svd`.
 * :func:`hw_lanczos_bidiag` -- the same algorithm with D-com's arithmetic, bit for bit
   (docs/arithmetic.md); raises :class:`HardwareOverflowError` instead of returning inf/NaN.
+* :func:`isa_lanczos` -- the same run compiled to D-com's instruction set and executed by the
+  ISA simulator (:mod:`dcom.sw.isasim`); :func:`compile_lanczos` gives the program itself.
 * :class:`LanczosInfo` -- alphas, betas, Lanczos bases and breakdown of a run.
 * The decomposition toolkit of paper sections 3 and 4 (:mod:`dcom.sw.decompose`):
   :func:`decompose_activation`, :func:`decompose_batch`, :func:`reconstruct_batch`,
@@ -21,6 +23,7 @@ Lower layers, for testbenches, the compiler and the ISA simulator: :mod:`dcom.sw
 reorthogonalization, normalization).
 """
 
+from dcom.sw.compiler import CompileError, compile_lanczos, isa_lanczos
 from dcom.sw.decompose import (DecomposedActivation, OutlierThresholds,
                                activation_compression_ratio, calibrate_thresholds,
                                decompose_activation, decompose_batch,
@@ -31,7 +34,8 @@ from dcom.sw.hwlanczos import HardwareOverflowError, hw_lanczos_bidiag
 from dcom.sw.lanczos import LanczosInfo, lanczos_bidiag
 from dcom.sw.validation import InputError
 
-__all__ = ["lanczos_bidiag", "hw_lanczos_bidiag", "LanczosInfo", "HardwareOverflowError",
+__all__ = ["lanczos_bidiag", "hw_lanczos_bidiag", "isa_lanczos", "compile_lanczos",
+           "CompileError", "LanczosInfo", "HardwareOverflowError",
            "InputError", "decompose_activation", "decompose_batch", "reconstruct_batch",
            "calibrate_thresholds", "outlier_channels", "DecomposedActivation",
            "OutlierThresholds", "input_compute_reduction", "input_weight_compute_reduction",

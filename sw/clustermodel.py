@@ -78,7 +78,7 @@ class ClusterModel:
         if lanes is None:
             self.buffer[addr] = data
             return
-        enabled = (lanes >> np.arange(self.rows * self.cols)) & 1 == 1
+        enabled = np.array([(lanes >> k) & 1 for k in range(self.rows * self.cols)], dtype=bool)
         self.buffer[addr, enabled] = data[enabled]
 
     def _operand_grid(self, cmd: ClusterCommand) -> np.ndarray:

@@ -40,7 +40,8 @@ import numpy as np
 from dcom.config import DcomConfig
 from dcom.sw.fparith import from_bits, round_to, to_bits
 from dcom.sw.hwkernels import TiledMatrix
-from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL, MIN_BREAKDOWN_TOL, HardwareOverflowError
+from dcom.sw.hwlanczos import (DEFAULT_BREAKDOWN_TOL, MIN_BREAKDOWN_TOL, HardwareOverflowError,
+                               start_vector)
 from dcom.sw.isa import FIELDS, Instruction, IsaError, Opcode, ResultIndex, Side, Status
 from dcom.sw.isasim import IsaSimulator
 from dcom.sw.lanczos import LanczosInfo, check_lanczos_args, singular_triplets
@@ -329,12 +330,14 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
                         else (buf["v_slots"], buf["v_basis"]))
         lanes, blocks = (Q, u_blocks) if side == Side.U else (P, v_blocks)
 
-        def reorthogonalize():
+        def reorthogonalize(j):
+            # Against the j vectors stored so far: their blocks, at the basis' slot stride.
+            used = -(-j // lanes)
             for _ in range(2):              # CGS2
                 emit(Opcode.PROJ, side=side, a=basis.start, b=slots.start,
-                     c=buf["coefficients"].start, n=slots.size, m=blocks)
+                     c=buf["coefficients"].start, d=blocks, n=slots.size, m=used)
                 emit(Opcode.UPDATE, side=side, a=basis.start, b=buf["coefficients"].start,
-                     c=slots.start, n=slots.size, m=blocks)
+                     c=slots.start, d=blocks, n=slots.size, m=used)
 
         def normalize(j, index):
             emit(Opcode.NORM, side=side, a=slots.start, b=buf["scalars"].start, n=slots.size,
@@ -356,14 +359,14 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
                  n=u_slots)
             emit(Opcode.MTV, a=buf["tiles"].start, b=buf["y_words"].start,
                  c=buf["v_slots"].start, n=Mb, m=Nb)
-            reorth_v()
+            reorth_v(j)
             normalize_v(j, ResultIndex.beta(j - 1))
         emit(Opcode.BCAST, side=Side.V, a=buf["v_slots"].start, b=buf["x_words"].start,
              n=v_slots)
         emit(Opcode.MV, a=buf["tiles"].start, b=buf["x_words"].start, c=buf["u_slots"].start,
              n=Mb, m=Nb)
         if j > 0:
-            reorth_u()
+            reorth_u(j)
         normalize_u(j, ResultIndex.alpha(j))
     body = len(program)
     for r in range(R):
@@ -382,23 +385,52 @@ def isa_lanczos(A, rank: int, k: int | None = None, *, config: DcomConfig | None
                 seed=0, breakdown_tol: float = DEFAULT_BREAKDOWN_TOL, return_info: bool = False):
     """Truncated SVD by Lanczos bidiagonalization, compiled and run on the ISA simulator.
 
-    Arguments, results and exceptions are those of :func:`dcom.sw.hw_lanczos_bidiag`, and so
-    are the values, bit for bit (``alphas``, ``betas`` and the FP16 bases): the same start
-    vector, the same kernels, the same breakdown test on the FP32 norms. An overflow is found
-    by the NORM that follows it, so :class:`HardwareOverflowError` names the step (the same as
-    the golden model's) and ``norm_u`` or ``norm_v`` instead of the kernel that overflowed.
+    The conventions are those of :func:`dcom.sw.hw_lanczos_bidiag`, and so are the values, bit
+    for bit (``alphas``, ``betas`` and the FP16 bases): the same start vector, the same kernels,
+    the same breakdown test on the FP32 norms (the threshold register holds ``breakdown_tol``
+    rounded to FP32, as NumPy compares it with a float32 norm).
+
+    Parameters
+    ----------
+    A : array_like
+        ``M x N`` real matrix, finite, magnitudes <= 65504; rounded to FP16.
+    rank : int
+        Singular triplets to return, ``1 <= rank <= min(M, N)``.
+    k : int, optional
+        Lanczos steps, ``rank <= k <= min(M, N)``; default ``min(2 rank, min(M, N))``.
+    config : DcomConfig, optional
+        The instance; default ``DcomConfig()``.
+    seed : int or numpy.random.Generator
+        Seeds the start vector.
+    breakdown_tol : float
+        Absolute FP32 breakdown threshold, at least ``2**-15``.
+    return_info : bool
+        Also return the :class:`LanczosInfo`.
+
+    Returns
+    -------
+    U, s, Vt : numpy.ndarray
+        float64 singular triplets (fewer than ``rank`` after a breakdown).
+    info : LanczosInfo
+        Only if ``return_info``.
 
     Raises
     ------
+    HardwareOverflowError
+        When a NORM finds an infinity or NaN. The NORM follows the kernel that overflowed in the
+        same step, so the step is the golden model's; the kernel is named ``norm_u`` or
+        ``norm_v``.
     CompileError
         If the run does not fit the configuration.
+    InputError
+        On a bad argument.
     """
     a, rank, steps = check_lanczos_args(A, rank, k)
     config = DcomConfig() if config is None else config
     tol = check_float(breakdown_tol, "breakdown_tol", MIN_BREAKDOWN_TOL)
     matrix = TiledMatrix(a, config)
     compiled = compile_lanczos(config, *a.shape, steps)
-    start = round_to(np.random.default_rng(seed).standard_normal(a.shape[1]), "fp16")
+    start = start_vector(a.shape[1], seed)
     sim = IsaSimulator(config)
     sim.write_banks(compiled.bank_images(matrix.values, start))
     status = sim.run(compiled.program, tol)

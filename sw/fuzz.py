@@ -40,8 +40,10 @@ _FIELDS = {
     Opcode.STORE: {"a": "buffer", "b": "bank", "n": "count", "m": "row"},
     Opcode.MV: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
     Opcode.MTV: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
-    Opcode.PROJ: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
-    Opcode.UPDATE: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
+    Opcode.PROJ: {"a": "buffer", "b": "buffer", "c": "buffer", "d": "stride", "n": "count",
+                   "m": "count"},
+    Opcode.UPDATE: {"a": "buffer", "b": "buffer", "c": "buffer", "d": "stride", "n": "count",
+                     "m": "count"},
     Opcode.NORM: {"a": "buffer", "b": "scalars", "n": "count", "m": "result"},
     Opcode.SCALE: {"a": "buffer", "b": "scalars", "c": "buffer", "d": "stride", "n": "count",
                    "m": "lane"},
@@ -187,14 +189,15 @@ def fuzz_case(config: DcomConfig, seed=0, *, length: int = 24, invalid_rate: flo
     Raises
     ------
     InputError
-        On a bad argument, or a configuration whose banks cannot hold the window of every
-        cluster row besides the data words.
+        On a bad argument (a ``length`` whose program would not fit ``program_depth``), or a
+        configuration whose banks cannot hold the window of every cluster row besides the data
+        words.
     """
     if not isinstance(config, DcomConfig):
         raise InputError("config", f"{type(config).__name__} is not a configuration",
                          "dcom.config.DcomConfig instances")
     rng = np.random.default_rng(seed)
-    length = check_int(length, "length", 0)
+    length = check_int(length, "length", 0, config.program_depth - config.cluster_rows - 1)
     invalid_rate = check_float(invalid_rate, "invalid_rate", 0.0)
     special_rate = check_float(special_rate, "special_rate", 0.0)
     R, C = config.cluster_rows, config.cluster_cols

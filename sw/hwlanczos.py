@@ -18,8 +18,8 @@ from dcom.sw.fparith import round_to
 from dcom.sw.lanczos import LanczosInfo, check_lanczos_args, golub_kahan, singular_triplets
 from dcom.sw.validation import check_float
 
-__all__ = ["HardwareOverflowError", "hw_lanczos_bidiag", "DEFAULT_BREAKDOWN_TOL",
-           "MIN_BREAKDOWN_TOL"]
+__all__ = ["HardwareOverflowError", "hw_lanczos_bidiag", "start_vector",
+           "DEFAULT_BREAKDOWN_TOL", "MIN_BREAKDOWN_TOL"]
 
 DEFAULT_BREAKDOWN_TOL = 1e-3
 """Default absolute FP32 breakdown threshold of :func:`hw_lanczos_bidiag`."""
@@ -53,6 +53,16 @@ class HardwareOverflowError(OverflowError):
             f"(FP16 max 65504); use acc_format='fp32' or scale A down")
 
 
+def start_vector(cols: int, seed) -> np.ndarray:
+    """The FP16 start vector of a hardware Lanczos run on a matrix with ``cols`` columns.
+
+    It is the first draw of ``numpy.random.default_rng(seed)`` (the float64 reference draws the
+    same numbers), rounded to FP16; every front end (golden model, ISA simulator, RTL
+    testbenches) starts from it.
+    """
+    return round_to(np.random.default_rng(seed).standard_normal(cols), "fp16")
+
+
 class _HardwareOps:
     """The hardware kernels, with overflow checks, as :class:`~dcom.sw.lanczos.VectorOps`."""
 
@@ -70,8 +80,7 @@ class _HardwareOps:
         return np.zeros((self.mapping.length(side), columns), dtype=np.float16)
 
     def start_vector(self):
-        z = round_to(self.rng.standard_normal(self.mapping.cols), "fp16")
-        return self.mapping.pad_vector("v", z)
+        return self.mapping.pad_vector("v", start_vector(self.mapping.cols, self.rng))
 
     def matvec(self, v, step):
         return self._checked(hwkernels.mv(self.matrix, v), "mv", step)

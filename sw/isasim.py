@@ -6,10 +6,11 @@ status and program counter -- and executes a program one instruction at a time. 
 instruction is executed whole, vectorized over clusters and over its steps, with the primitives
 of :mod:`dcom.sw.fparith`, so that each expanded cluster command computes exactly what
 :class:`dcom.sw.clustermodel.ClusterModel` computes: trees over the grid axis of a path,
-``RESTART`` as ``+0 ⊕ t``, ``PRELOAD`` as ``widen``, write-backs rounded to FP16 with the canonical
-NaN; reductions across clusters are :func:`~dcom.sw.fparith.icsum` in cluster order.
+``RESTART`` as ``+0 ⊕ t``, ``PRELOAD`` as ``widen``, write-backs rounded to FP16 with the
+canonical NaN; reductions across clusters are :func:`~dcom.sw.fparith.icsum` in cluster order.
 
-Conventions the RTL controller (``dcom.hw.top``) shares (docs/isa.md, "Clarifications"):
+Conventions shared with the RTL controller (``dcom.hw.top``), from docs/isa.md
+("Clarifications"):
 
 * A row-path command broadcasts row 0 of its B word down the grid columns (``Broadcast.ROW``), a
   column-path command column 0 along the grid rows (``Broadcast.COL``). Row-path results (one
@@ -116,10 +117,13 @@ def footprint(config: DcomConfig, ins: Instruction) -> tuple[Span, ...]:
     if op == Opcode.MTV:
         return (Span(buffer, a, n * m), Span(buffer, b, n),
                 Span(buffer, c, -(-m // R), access="write"))
+    # PROJ and UPDATE read basis words a + s d + k (slot stride d); bounds are those of the
+    # interval from the first to the last.
+    basis = (n - 1) * d + m if n and m else 0
     if op == Opcode.PROJ:
-        return (Span(buffer, a, n * m), Span(buffer, b, n), Span(buffer, c, m, access="write"))
+        return (Span(buffer, a, basis), Span(buffer, b, n), Span(buffer, c, m, access="write"))
     if op == Opcode.UPDATE:
-        return (Span(buffer, a, n * m), Span(buffer, b, m), Span(buffer, c, n, access="update"))
+        return (Span(buffer, a, basis), Span(buffer, b, m), Span(buffer, c, n, access="update"))
     if op == Opcode.NORM:
         return (Span(buffer, a, n), Span(buffer, b, 2, access="write"),
                 Span("broadcast", m, 1, access="write"))
@@ -359,10 +363,12 @@ class IsaSimulator:
         else:
             self.col_acc = values
 
-    def _grid(self, first: int, outer: int, inner: int) -> np.ndarray:
-        """Words ``first + o inner + i`` as a ``(R, C, outer, inner, P*Q)`` view."""
-        R, C, _, lanes = self.buffers.shape
-        return self.buffers[:, :, first:first + outer * inner].reshape(R, C, outer, inner, lanes)
+    def _grid(self, first: int, outer: int, inner: int, stride: int | None = None) -> np.ndarray:
+        """Words ``first + o stride + i`` (``stride`` defaults to ``inner``) as an
+        ``(R, C, outer, inner, P*Q)`` array."""
+        stride = inner if stride is None else stride
+        words = first + stride * np.arange(outer)[:, None] + np.arange(inner)[None, :]
+        return self.buffers[:, :, words]
 
     def _in_steps(self, ins: Instruction, count: int, body) -> None:
         """Run ``body(steps)`` for the steps ``0 .. count-1`` (a slice): all at once, or one at
@@ -432,13 +438,13 @@ class IsaSimulator:
         self._in_steps(ins, m, tile_cols)
 
     def _proj(self, ins):
-        a, b, c, n, m = ins.a, ins.b, ins.c, ins.n, ins.m
+        a, b, c, d, n, m = ins.a, ins.b, ins.c, ins.d, ins.n, ins.m
         path = _COL if ins.side == Side.U else _ROW     # a dot product along the vector's chunk
         if n == 0:
             return
 
         def blocks(steps):
-            basis = self._grid(a, n, m)[:, :, :, steps]                      # (R, C, n, kk, PQ)
+            basis = self._grid(a, n, m, d)[:, :, :, steps]                   # (R, C, n, kk, PQ)
             vec = self.buffers[:, :, b:b + n, None]                          # (R, C, n, 1, PQ)
             partial = fold_sum(self._trees(basis, vec, path), axis=2)        # (R, C, kk, L)
             self._set_acc(path, partial[:, :, -1])
@@ -451,14 +457,14 @@ class IsaSimulator:
         self._in_steps(ins, m, blocks)
 
     def _update(self, ins):
-        a, b, c, n, m = ins.a, ins.b, ins.c, ins.n, ins.m
+        a, b, c, d, n, m = ins.a, ins.b, ins.c, ins.d, ins.n, ins.m
         path = _ROW if ins.side == Side.U else _COL     # elementwise along the vector's chunk
         lanes = self._lanes(path, 0)
 
         def slots(steps):
             vectors = self.buffers[:, :, c:c + n][:, :, steps]               # (R, C, k, PQ)
             preload = round_to(vectors[..., lanes].view(np.float16), self.config.acc_format)
-            basis = self._grid(a, n, m)[:, :, steps]                         # (R, C, k, m, PQ)
+            basis = self._grid(a, n, m, d)[:, :, steps]                      # (R, C, k, m, PQ)
             coefficients = self.buffers[:, :, None, b:b + m]                 # (R, C, 1, m, PQ)
             acc = fold_sum(self._trees(basis, coefficients, path, negate=True), axis=3,
                            init=preload)

@@ -7,6 +7,14 @@
 * :mod:`~dcom.synth.liberty_reader`: reads area, leakage and pins from any Liberty file.
 * :mod:`~dcom.synth.sram`: the SRAM macro model and its views (stub, model, Liberty, techmap).
 * :mod:`~dcom.synth.flow`: the Yosys flow and its result.
+* :mod:`~dcom.synth.design`: hierarchical synthesis of dcom's designs (each distinct module
+  once) and area by category; :mod:`~dcom.synth.categories` says which cell is what.
+* :mod:`~dcom.synth.netlist`: the synthesized netlist as drivers and loads per net.
+* :mod:`~dcom.synth.workloads`: the Lanczos step the power figures are measured on.
+* :mod:`~dcom.synth.gatesim`, :mod:`~dcom.synth.activity`, :mod:`~dcom.synth.measure`,
+  :mod:`~dcom.synth.power`: RTL and gate-level simulation, transitions per net, and power.
+* :mod:`~dcom.synth.evaluate`: ``dcom synth``, with the systolic-array comparison; method in
+  ``docs/power.md``.
 * :mod:`~dcom.synth.report`: JSON + Markdown + PNG reports, shared with other dcom tools.
 """
 
@@ -14,6 +22,7 @@ from .flow import (LibertyError, SynthesisError, SynthesisResult, synthesize,
                    synthesize_amaranth)
 from .liberty import write_liberty
 from .cells import write_verilog_models
+from .design import synthesize_library
 
 __all__ = ["LibertyError", "SynthesisError", "SynthesisResult", "synthesize",
-           "synthesize_amaranth", "write_liberty", "write_verilog_models"]
+           "synthesize_amaranth", "synthesize_library", "write_liberty", "write_verilog_models"]

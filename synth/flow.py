@@ -496,6 +496,8 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     coarse += [f"setattr -mod -set keep_hierarchy 1 {m}" for m in keep_hierarchy]
     coarse += [f"log {_STEP_MARK}elaborating and optimising (synth -run begin:fine)",
                f"synth -top {top}{' -flatten' if flatten else ''} -run begin:fine",
+               # Flattening leaves scope markers of the dissolved modules: not hardware.
+               "delete t:$scopeinfo",
                "write_rtlil coarse.il",
                # The memory dump only needs shapes: drop contents so it stays small.
                "setparam -set INIT 0 t:$mem_v2",
@@ -532,6 +534,9 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     stat = f"stat -liberty {lib}" + (f" -liberty {_quoted(views['liberty'], work)}"
                                       if views else "")
     mapping += ["opt_clean",
+                # Public names for every wire, so that the Verilog netlist (and a simulation's
+                # waveform of it) and the JSON netlist name each net alike.
+                "rename -enumerate",
                 f"log {_STEP_MARK}writing the netlist",
                 stat,
                 f"write_verilog -noattr {_quoted(out_dir / 'netlist.v', work)}",

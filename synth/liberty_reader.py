@@ -5,7 +5,8 @@ knows dcom's cell names: cells are looked up by name as the netlist uses them, a
 recognised by their Boolean ``function``.
 
 Only what the flow reports is extracted: per cell its area, leakage, pins (direction, function,
-capacitance) and whether it is sequential. Yosys stays the authority on whether a file is valid
+capacitance, internal energy per transition) and whether it is sequential; per library its
+supply voltage. Yosys stays the authority on whether a file is valid
 Liberty; this reader is lenient and skips what it does not need.
 """
 
@@ -130,12 +131,16 @@ def parse_liberty(text: str) -> LibertyGroup:
 
 @dataclass(frozen=True)
 class LibertyPin:
-    """A cell pin: direction, capacitance (fF) and, for outputs, its Liberty function."""
+    """A cell pin: direction, capacitance (fF), for outputs its Liberty function, and the
+    internal energy per transition of the pin (fJ): for an output, per output transition
+    (averaged over its arcs, rise and fall, and table entries); for an input such as a clock,
+    per transition of that input."""
 
     name: str
     direction: str
     capacitance_ff: float = 0.0
     function: str | None = None
+    internal_energy_fj: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ class LibertyCell:
     pins: dict[str, LibertyPin]
     sequential: bool
     dont_use: bool
+    clock_pins: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> list[str]:
@@ -167,6 +173,7 @@ class LibertyLibrary:
     name: str
     path: Path | None
     cells: dict[str, LibertyCell]
+    voltage: float = 0.0
 
     def buffer_cell(self) -> str | None:
         """Name of a usable non-inverting buffer (output function = its one input), if any."""
@@ -225,7 +232,61 @@ def _cell_leakage(cell: LibertyGroup) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _pins(cell: LibertyGroup, cap_scale: float) -> dict[str, LibertyPin]:
+_VOLTAGE_SCALE_TO_V = {"v": 1.0, "mv": 1e-3}
+
+
+def _voltage_scale(library: LibertyGroup) -> float:
+    unit = library.attributes.get("voltage_unit", "1V").replace(" ", "").lower()
+    match = re.fullmatch(r"([0-9.]*)([a-z]+)", unit)
+    if not match or match[2] not in _VOLTAGE_SCALE_TO_V:
+        return 1.0
+    return _number(match[1], 1.0) * _VOLTAGE_SCALE_TO_V[match[2]]
+
+
+def _voltage(library: LibertyGroup) -> float:
+    """Supply voltage: ``nom_voltage``, else that of the default operating conditions."""
+    if "nom_voltage" in library.attributes:
+        return _number(library.attributes["nom_voltage"])
+    for conditions in library.subgroups("operating_conditions"):
+        if "voltage" in conditions.attributes:
+            return _number(conditions.attributes["voltage"])
+    return 0.0
+
+
+def _table_mean(group: LibertyGroup) -> float:
+    values = [float(v) for v in re.split(r"[,\s]+", group.attributes.get("values", ""))
+              if v.strip()]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _internal_energy(pin: LibertyGroup) -> float:
+    """Mean internal energy per transition of a pin, in the library's energy unit.
+
+    Each ``internal_power`` group (one per arc) contributes the mean of its rise and fall
+    tables (a ``power`` table serves both); table entries are averaged, since a netlist
+    without placement has no slews or loads to look them up with.
+    """
+    arcs = []
+    for arc in pin.subgroups("internal_power"):
+        tables = {g.kind: _table_mean(g) for g in arc.groups}
+        if "rise_power" in tables or "fall_power" in tables:
+            arcs.append((tables.get("rise_power", 0.0) + tables.get("fall_power", 0.0)) / 2)
+        elif "power" in tables:
+            arcs.append(tables["power"])
+    return sum(arcs) / len(arcs) if arcs else 0.0
+
+
+def _clock_pins(cell: LibertyGroup) -> tuple[str, ...]:
+    """Pins named in the ``clocked_on`` (or latch ``enable``) of a sequential cell."""
+    names = []
+    for group in cell.subgroups("ff") + cell.subgroups("ff_bank") + cell.subgroups("latch"):
+        function = group.attributes.get("clocked_on") or group.attributes.get("enable")
+        if function:
+            names += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", function)
+    return tuple(dict.fromkeys(names))
+
+
+def _pins(cell: LibertyGroup, cap_scale: float, energy_scale: float) -> dict[str, LibertyPin]:
     pins: dict[str, LibertyPin] = {}
     for group in cell.groups:
         if group.kind not in ("pin", "bus", "bundle"):
@@ -234,7 +295,8 @@ def _pins(cell: LibertyGroup, cap_scale: float) -> dict[str, LibertyPin]:
             pins[name] = LibertyPin(
                 name=name, direction=group.attributes.get("direction", ""),
                 capacitance_ff=_number(group.attributes.get("capacitance")) * cap_scale,
-                function=group.attributes.get("function"))
+                function=group.attributes.get("function"),
+                internal_energy_fj=_internal_energy(group) * energy_scale)
     return pins
 
 
@@ -252,6 +314,9 @@ def read_liberty(path: str | Path) -> LibertyLibrary:
     library = parse_liberty(path.read_text(errors="replace"))
     leakage_scale = _leakage_scale(library)
     cap_scale = _cap_scale(library)
+    voltage_scale = _voltage_scale(library)
+    # Liberty states internal energy in capacitance x voltage^2 units (fF x V^2 = fJ).
+    energy_scale = cap_scale * voltage_scale ** 2
     cells = {}
     for group in library.subgroups("cell"):
         name = group.args[0]
@@ -259,11 +324,13 @@ def read_liberty(path: str | Path) -> LibertyLibrary:
             name=name,
             area_um2=_number(group.attributes.get("area")),
             leakage_nw=_cell_leakage(group) * leakage_scale,
-            pins=_pins(group, cap_scale),
+            pins=_pins(group, cap_scale, energy_scale),
             sequential=bool(group.subgroups("ff") or group.subgroups("latch")
                             or group.subgroups("ff_bank") or group.subgroups("statetable")),
+            clock_pins=_clock_pins(group),
             dont_use=group.attributes.get("dont_use", "false").lower() == "true")
-    return LibertyLibrary(name=library.args[0] if library.args else "", path=path, cells=cells)
+    return LibertyLibrary(name=library.args[0] if library.args else "", path=path, cells=cells,
+                          voltage=_voltage(library) * voltage_scale)
 
 
 # Liberty Boolean functions: ! and postfix ' negate, & * and juxtaposition are AND, + | are OR,

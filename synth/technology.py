@@ -10,7 +10,8 @@ from __future__ import annotations
 
 __all__ = ["VDD", "CPP_UM", "CELL_HEIGHT_UM", "UNIT_INPUT_CAP_FF", "UNIT_SWITCH_ENERGY_FJ",
            "SHORT_CIRCUIT_FRACTION", "TAU_PS", "FIN_WEFF_UM", "LOGIC_IOFF_NA_PER_UM",
-           "FINS_PER_DEVICE", "LEAKAGE_NW_PER_UM2", "cell_area_um2"]
+           "FINS_PER_DEVICE", "LEAKAGE_NW_PER_UM2", "WIRE_CAP_FF_PER_UM", "WIRE_UM_PER_FANOUT",
+           "cell_area_um2"]
 
 # Supply of the typical corner of the NanGate 15nm Open Cell Library [OCL15], FreePDK15's
 # nominal supply [FPDK15].
@@ -44,6 +45,15 @@ FIN_WEFF_UM = 2 * 0.042 + 0.008
 # devices at 100 nA/um and low-power ones near 1 nA/um; a general-purpose library in between
 # [EST-IOFF].
 LOGIC_IOFF_NA_PER_UM = 10.0
+
+# Capacitance of a minimum-pitch on-chip wire: about 0.2 fF/um, nearly independent of the node
+# because width, spacing and height shrink together (Weste and Harris, CMOS VLSI Design, 4th ed.,
+# section 6.2) [WH11].
+WIRE_CAP_FF_PER_UM = 0.2
+
+# Wire length per fan-out pin of a net, before placement. Estimate: a 15nm cell is 0.2 to 1.5 um
+# wide, so a placed local net spans a few cell widths per pin [EST-WIRE].
+WIRE_UM_PER_FANOUT = 1.0
 
 # Fins per transistor of an X1 cell. Estimate for a 12-track cell on a 40 nm fin pitch [FPDK15].
 FINS_PER_DEVICE = 2

@@ -16,7 +16,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from dcom.config import DcomConfig
-from dcom.hw.cluster import Cluster, command_layout
+from dcom.hw.cluster import Cluster, encode_command
 from dcom.sw.clustermodel import ACC_MODES, BROADCASTS, OPS, ClusterCommand, ClusterModel
 
 #: FP16 bit patterns of the special classes: signed zeros, smallest and largest subnormals,
@@ -39,6 +39,10 @@ def random_words(rng: np.random.Generator, count: int, lanes: int, special_rate:
     return values
 
 
+def _random_mask(rng: np.random.Generator, bits: int) -> int:
+    return sum(int(bit) << k for k, bit in enumerate(rng.integers(0, 2, size=bits)))
+
+
 def _fields(value: int, width: int, count: int) -> np.ndarray:
     mask = (1 << width) - 1
     return np.array([(value >> (k * width)) & mask for k in range(count)], dtype=np.uint64)
@@ -52,7 +56,6 @@ class ClusterBench:
         self.config = config
         self.model = ClusterModel(config)
         self.latency = Cluster(config).latency
-        self.layout = command_layout(config)
         self.lanes = config.macs_per_cluster
         self.pending: list[tuple[int, ClusterCommand]] = []
         self.edge = 0
@@ -68,17 +71,6 @@ class ClusterBench:
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
         await FallingEdge(dut.clk)
-
-    def _encode(self, cmd: ClusterCommand) -> int:
-        values = {"op": OPS.index(cmd.op), "broadcast": BROADCASTS.index(cmd.broadcast),
-                  "negate": int(cmd.negate), "row_acc": ACC_MODES.index(cmd.row_acc),
-                  "col_acc": ACC_MODES.index(cmd.col_acc), "lane": cmd.lane,
-                  "a_addr": cmd.a_addr, "b_addr": cmd.b_addr}
-        word = 0
-        for name, field in self.layout:
-            assert values[name] < (1 << field.width), f"{name}={values[name]} does not fit"
-            word |= values[name] << field.offset
-        return word
 
     async def step(self) -> None:
         """Advance one clock edge, retire what is due in the model and compare."""
@@ -115,7 +107,7 @@ class ClusterBench:
     async def issue(self, cmd: ClusterCommand) -> None:
         assert self.hazard_free(cmd), f"bench bug: {cmd} reads a word with a write in flight"
         dut = self.dut
-        dut.cmd__payload.value = self._encode(cmd)
+        dut.cmd__payload.value = encode_command(self.config, cmd)
         dut.cmd__valid.value = 1
         retire = self.edge + 1 + self.latency
         self.pending.append((retire, cmd))
@@ -250,6 +242,6 @@ async def random_command_stream(dut):
             await bench.drain()
             await bench.fill(int(rng.integers(words)),
                              random_words(rng, 1, bench.lanes, 0.05)[0],
-                             lanes=int(rng.integers(1 << bench.lanes)))
+                             lanes=_random_mask(rng, bench.lanes))
     await bench.drain()
     await bench.check_buffer(range(words))

@@ -15,8 +15,18 @@ import numpy as np
 from cocotb.clock import Clock
 
 from dcom.config import DcomConfig
+from dcom.sw.compiler import compile_lanczos
+from dcom.sw.fparith import round_to
+from dcom.sw.fuzz import fuzz_case
+from dcom.sw.hwlanczos import start_vector
 from dcom.sw.isa import HostError, Instruction, Opcode, Register, Side, Status
+from dcom.sw.isasim import IsaSimulator
+from dcom.sw.lanczos import singular_triplets
 from dcom.tb.host import HostDriver
+
+
+#: Period of the clock the benches drive.
+CLOCK_PERIOD_NS = 10
 
 
 def config_from_env() -> DcomConfig:
@@ -25,22 +35,29 @@ def config_from_env() -> DcomConfig:
 
 async def _host(dut) -> tuple[HostDriver, np.random.Generator]:
     config = config_from_env()
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
     host = HostDriver(dut, config)
     await host.reset()
     return host, np.random.default_rng(cocotb.RANDOM_SEED)
 
 
-@cocotb.test()
-async def memory_paths(dut):
-    """Banks to clusters and back (LOAD, STORE), ZERO, and the broadcast copies (BCAST)."""
-    host, rng = await _host(dut)
-    config = host.config
-    R, C = config.cluster_rows, config.cluster_cols
-    lanes = config.macs_per_cluster
-    words = 3
-    images = rng.integers(0, 1 << 16, size=(C, R * words, lanes), dtype=np.uint16)
-    await host.load_banks(images)
+def write_cycles(case: dict, config: DcomConfig, counters: dict, status: Status,
+                 stop_pc: int) -> None:
+    """Write the RTL's cycle counters and how the program stopped to the JSON file
+    ``DCOM_CYCLES_OUT`` names, if any (the performance model's validation reads it)."""
+    if "DCOM_CYCLES_OUT" in os.environ:
+        with open(os.environ["DCOM_CYCLES_OUT"], "w") as out:
+            json.dump({"case": case, "config": config.to_dict(), "counters": counters,
+                       "status": Status(status).name, "stop_pc": stop_pc}, out)
+
+
+#: Words per cluster the memory_paths program loads.
+MEMORY_PATHS_WORDS = 3
+
+
+def memory_paths_program(config: DcomConfig) -> list[Instruction]:
+    """ZERO, a LOAD per cluster row, a BCAST each way, a STORE per cluster row, HALT."""
+    R, C, words = config.cluster_rows, config.cluster_cols, MEMORY_PATHS_WORDS
     program = [Instruction(Opcode.ZERO, a=0, n=2 * words)]
     for r in range(R):
         program.append(Instruction(Opcode.LOAD, a=r * words, b=0, n=words, m=r))
@@ -52,6 +69,21 @@ async def memory_paths(dut):
         program.append(Instruction(Opcode.STORE, a=0, b=store_base + r * (2 * words + R + C),
                                    n=words + C + R, m=r))
     program.append(Instruction(Opcode.HALT))
+    return program
+
+
+@cocotb.test()
+async def memory_paths(dut):
+    """Banks to clusters and back (LOAD, STORE), ZERO, and the broadcast copies (BCAST)."""
+    host, rng = await _host(dut)
+    config = host.config
+    R, C = config.cluster_rows, config.cluster_cols
+    lanes = config.macs_per_cluster
+    words = MEMORY_PATHS_WORDS
+    images = rng.integers(0, 1 << 16, size=(C, R * words, lanes), dtype=np.uint16)
+    await host.load_banks(images)
+    program = memory_paths_program(config)
+    store_base = R * words
     await host.load_program(program)
     await host.start()
     status = await host.wait(10_000)
@@ -70,6 +102,7 @@ async def memory_paths(dut):
     counters = await host.counters()
     assert counters["cycles"] > 0 and counters["cycles_memory"] > 0
     assert counters["cycles_bcast"] > 0 and counters["cycles_mv"] == 0
+    write_cycles({"program": "memory_paths"}, config, counters, status, len(program) - 1)
 
 
 @cocotb.test()
@@ -115,3 +148,95 @@ async def bad_programs_and_requests(dut):
     await host.start()
     assert await host.host_error() == HostError.NONE
     assert await host.wait(10 * D) == Status.DONE
+
+
+def lanczos_matrix(rows: int, cols: int, rank: int, seed: int) -> np.ndarray:
+    """An FP16 low-rank-plus-noise matrix with a few large outlier columns, activation-like."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((rows, rank)) @ (rng.standard_normal((rank, cols))
+                                              * np.geomspace(4, 0.5, rank)[:, None])
+    a += 0.05 * rng.standard_normal((rows, cols))
+    a[:, rng.choice(cols, max(1, cols // 32), replace=False)] *= 8
+    return round_to(a, "fp16")
+
+
+async def _run_on_both(host: HostDriver, sim: IsaSimulator, images, program, tol,
+                       max_cycles: int) -> Status:
+    """Write the same banks to the RTL and to ``sim``, run ``program`` on both, and compare
+    the status and stop pc."""
+    sim.write_banks(images)
+    expected = sim.run(program, tol)
+    await host.load_banks(images)
+    await host.load_program(program)
+    await host.set_tol(tol)
+    await host.start()
+    status = await host.wait(max_cycles)
+    stop_pc = await host.read_register(Register.STOP_PC)
+    assert (status, stop_pc) == (expected, sim.stop_pc), \
+        f"RTL stopped with {status.name} at pc {stop_pc}, ISA simulator with " \
+        f"{Status(expected).name} at pc {sim.stop_pc}"
+    return status
+
+
+async def _compare_state(host: HostDriver, sim: IsaSimulator, bank_words: range,
+                         broadcast_words: int) -> None:
+    for word in range(broadcast_words):
+        got = await host.read_broadcast(word)
+        assert got == int(sim.broadcast[word]), \
+            f"broadcast word {word}: RTL {got:#010x}, ISA simulator {int(sim.broadcast[word]):#010x}"
+    for c in range(host.config.cluster_cols):
+        for word in bank_words:
+            got = await host.read_bank(c, word)
+            assert np.array_equal(got, sim.banks[c, word]), \
+                f"bank {c} word {word}: RTL {[hex(v) for v in got]}, " \
+                f"ISA simulator {[hex(v) for v in sim.banks[c, word]]}"
+
+
+@cocotb.test()
+async def lanczos_program(dut):
+    """A compiled Lanczos bidiagonalization: every stored word of U and V, every alpha and beta
+    bit-exact against the ISA simulator; singular values near LAPACK's."""
+    host, _ = await _host(dut)
+    config = host.config
+    case = json.loads(os.environ["DCOM_LANCZOS"])
+    rows, cols, steps, seed = case["rows"], case["cols"], case["steps"], case["seed"]
+    a = lanczos_matrix(rows, cols, rank=max(1, steps // 2), seed=seed)
+    compiled = compile_lanczos(config, rows, cols, steps)
+    images = compiled.bank_images(a, start_vector(cols, seed))
+    tol = case.get("tol", 1e-3)
+    sim = IsaSimulator(config)
+    status = await _run_on_both(host, sim, images, compiled.program, tol,
+                                max_cycles=case.get("max_cycles", 2_000_000))
+    store = compiled.bank_map["store"]
+    await _compare_state(host, sim, range(store.start, store.stop), 2 * steps + 1)
+    info = compiled.extract(sim.banks, sim.broadcast, status, sim.stop_pc)
+    rank = min(steps // 2, info.rank)
+    _, s, _ = singular_triplets(info, rank)
+    exact = np.linalg.svd(a.astype(np.float64), compute_uv=False)[:rank]
+    error = np.max(np.abs(s - exact) / exact[0])
+    assert error < case.get("sv_tolerance", 5e-3), f"singular values off by {error:.2e}"
+    counters = await host.counters()
+    dut._log.info("Lanczos %dx%d k=%d on %s: %s; singular-value error %.1e", rows, cols, steps,
+                  config.describe(), counters, error)
+    write_cycles(case, config, counters, status, sim.stop_pc)
+
+
+@cocotb.test()
+async def random_programs(dut):
+    """The controller fuzzer: random valid programs over random banks with special values, on
+    the RTL and the ISA simulator; banks, buffers (dumped to the banks), broadcast memory,
+    status and stop pc compared after every program."""
+    host, rng = await _host(dut)
+    config = host.config
+    programs = int(os.environ.get("DCOM_FUZZ_PROGRAMS", "4"))
+    sim = IsaSimulator(config)      # like the RTL, it keeps its buffers from program to program
+    for index in range(programs):
+        case = fuzz_case(config, int(rng.integers(1 << 31)), length=12,
+                         invalid_rate=0.02 if index % 2 else 0.0)
+        await _run_on_both(host, sim, case.banks, case.program, case.tol, 200_000)
+        # Dump every cluster's buffer window into the banks, on both, then compare.
+        sim.run(case.dump, case.tol)
+        await host.load_program(case.dump)
+        await host.start()
+        assert await host.wait(200_000) == Status.DONE
+        await _compare_state(host, sim, range(config.bank_depth), config.broadcast_depth)

@@ -8,7 +8,7 @@ from dcom.config import DcomConfig
 from dcom.sw import HardwareOverflowError, InputError, hw_lanczos_bidiag
 from dcom.sw.compiler import CompileError, compile_lanczos, isa_lanczos
 from dcom.sw.fparith import round_to, to_bits
-from dcom.sw.isa import Instruction, Opcode, ResultIndex, Status
+from dcom.sw.isa import Instruction, Opcode, ResultIndex, Side, Status
 from dcom.sw.isasim import IsaSimulator, check_instruction
 
 
@@ -130,8 +130,16 @@ def test_program_shape_and_memory_maps():
     norms = [ins for ins in program if ins.op == Opcode.NORM]
     assert [ins.m for ins in norms] == list(range(2 * k))
     assert norms[0].m == ResultIndex.START and norms[2].m == ResultIndex.beta(0)
-    blocks = {ins.m for ins in program if ins.op in (Opcode.PROJ, Opcode.UPDATE)}
-    assert blocks == {compiled.u_blocks, compiled.v_blocks} == {-(-k // 2), -(-k // 4)}
+    # Reorthogonalization at step j covers the blocks of the j stored vectors, at the
+    # stride of the whole basis.
+    reorth = [ins for ins in program if ins.op in (Opcode.PROJ, Opcode.UPDATE)]
+    lanes = {Side.U: cfg.grid_cols, Side.V: cfg.grid_rows}
+    strides = {Side.U: compiled.u_blocks, Side.V: compiled.v_blocks}
+    assert strides == {Side.U: -(-k // 2), Side.V: -(-k // 4)}
+    assert all(ins.d == strides[ins.side] for ins in reorth)
+    for side in Side:
+        used = [ins.m for ins in reorth if ins.side == side][::4]
+        assert used == [-(-j // lanes[side]) for j in range(1, k)]
     regions = sorted(compiled.buffer_map.values(), key=lambda region: region.start)
     assert regions[0].start == 0 and regions[-1].stop <= cfg.buffer_depth
     assert all(x.stop == y.start for x, y in zip(regions, regions[1:]))
@@ -192,11 +200,11 @@ def test_refusals_name_the_parameter_and_both_values(changes, shape, steps, para
     assert parameter.split(".")[-1] in message
 
 
-def test_design_point_bank_is_too_small_for_4096_by_4096():
+def test_design_point_holds_4096_by_4096_and_refuses_a_smaller_bank():
+    assert compile_lanczos(DcomConfig(), 4096, 4096, 20).program
     with pytest.raises(CompileError, match=r"bank_depth=16384 is too small: this 4096x4096 "
                                            r"matrix with 20 Lanczos steps needs 16608 words"):
-        compile_lanczos(DcomConfig(), 4096, 4096, 20)
-    assert compile_lanczos(DcomConfig(bank_depth=16608), 4096, 4096, 20).program
+        compile_lanczos(DcomConfig(bank_depth=16384), 4096, 4096, 20)
 
 
 def test_bad_arguments():

@@ -72,3 +72,6 @@ def test_refuses_what_it_cannot_draw():
     with pytest.raises(InputError) as err:
         fuzz_case(SMALL, 0, window=SMALL.buffer_depth + 1)
     assert err.value.parameter == "window"
+    with pytest.raises(InputError) as err:
+        fuzz_case(SMALL, 0, length=SMALL.program_depth - SMALL.cluster_rows)
+    assert err.value.parameter == "length"

@@ -112,7 +112,7 @@ class ClusterArrayReference:
                 for s in range(n):
                     self.issue(broadcast="COL" if u else "ROW",
                                **{acc: "ACCUMULATE" if s else "RESTART"},
-                               a_addr=a + s * m + k, b_addr=b + s)
+                               a_addr=a + s * d + k, b_addr=b + s)
                 coefficients = self.reduced_bits([getattr(cl, acc) for cl in self.all()])
                 for cl in self.all():
                     self.write(cl, c + k, coefficients, in_column=not u)
@@ -122,7 +122,7 @@ class ClusterArrayReference:
                 self.issue(op="PRELOAD", b_addr=c + s, **{acc: "ACCUMULATE"})
                 for k in range(m):
                     self.issue(broadcast="ROW" if u else "COL", negate=True,
-                               **{acc: "ACCUMULATE"}, a_addr=a + s * m + k, b_addr=b + k)
+                               **{acc: "ACCUMULATE"}, a_addr=a + s * d + k, b_addr=b + k)
                 self.issue(op="WRITE_ROWS" if u else "WRITE_COLS", a_addr=c + s)
         elif op == Opcode.NORM and n:
             acc = "col_acc" if u else "row_acc"
@@ -242,13 +242,14 @@ def address_cases():
         "MTV y": (I(Opcode.MTV, b=D - 3, n=3, m=1), I(Opcode.MTV, b=D - 2, n=3, m=1)),
         "MTV output": (I(Opcode.MTV, c=D - 2, n=1, m=2 * R),
                        I(Opcode.MTV, c=D - 2, n=1, m=2 * R + 1)),
-        "PROJ basis": (I(Opcode.PROJ, a=D - 6, n=2, m=3), I(Opcode.PROJ, a=D - 5, n=2, m=3)),
+        "PROJ basis": (I(Opcode.PROJ, a=D - 6, d=3, n=2, m=3),
+                       I(Opcode.PROJ, a=D - 5, d=3, n=2, m=3)),
         "PROJ vector": (I(Opcode.PROJ, side=V, b=D - 3, n=3, m=1),
                         I(Opcode.PROJ, side=V, b=D - 2, n=3, m=1)),
         "PROJ coefficients": (I(Opcode.PROJ, c=D - 3, n=1, m=3),
                               I(Opcode.PROJ, c=D - 2, n=1, m=3)),
-        "UPDATE basis": (I(Opcode.UPDATE, a=D - 6, n=3, m=2),
-                         I(Opcode.UPDATE, a=D - 5, n=3, m=2)),
+        "UPDATE basis": (I(Opcode.UPDATE, a=D - 6, d=2, n=3, m=2),
+                         I(Opcode.UPDATE, a=D - 5, d=2, n=3, m=2)),
         "UPDATE coefficients (no slots)": (I(Opcode.UPDATE, b=D - 3, n=0, m=3),
                                            I(Opcode.UPDATE, b=D - 2, n=0, m=3)),
         "UPDATE vector": (I(Opcode.UPDATE, side=V, c=D - 3, n=3, m=1),

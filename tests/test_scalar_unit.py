@@ -1,4 +1,3 @@
-# amaranth: UnusedElaboratable=no
 """The scalar unit (FP32 square root and reciprocal) against NumPy.
 
 Amaranth simulation checks every special value and random operands of both operations, the

@@ -1,0 +1,114 @@
+"""On-chip memories: an Amaranth memory in flat builds, an SRAM macro model in Verilog builds.
+
+Real accelerators take their buffers and banks from SRAM compilers, not from flip-flops, and
+open flows stand in for them with simple behavioural models. :class:`Sram` does the same: in a
+flat build (``library=None``) it is an ``amaranth.lib.memory.Memory``, which Amaranth's
+simulator runs; in a hierarchical build it is an instance of a small module whose Verilog dcom
+writes itself (:func:`sram_verilog`), emitted once per shape. That also keeps the Verilog of a
+large instance small: Amaranth would spell out the initial contents of every word, and the
+banks of a 16 x 16 instance hold half a billion bits.
+
+Both forms have the same behaviour: synchronous read ports that return the word stored before
+a write in the same cycle, a write port with per-lane enables, and contents zero at start.
+"""
+
+from __future__ import annotations
+
+from amaranth import ClockSignal, Instance, Module
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from dcom.hw.hierarchy import ModuleLibrary
+
+__all__ = ["Sram", "sram_module_name", "sram_verilog"]
+
+
+def sram_module_name(depth: int, width: int, read_ports: int, lane_bits: int) -> str:
+    """Verilog module name of an SRAM of this shape."""
+    return f"dcom_sram_{depth}x{width}_r{read_ports}_l{lane_bits}"
+
+
+def sram_verilog(depth: int, width: int, read_ports: int, lane_bits: int) -> str:
+    """Behavioural Verilog of an SRAM macro: the ports of :class:`Sram`, zero contents."""
+    name = sram_module_name(depth, width, read_ports, lane_bits)
+    addr = max(1, ceil_log2(depth))
+    lanes = width // lane_bits
+    ports = ["clk"] + [f"rd{k}_{p}" for k in range(read_ports) for p in ("en", "addr", "data")] \
+        + ["wr_addr", "wr_data", "wr_en"]
+    lines = [f"module {name}({', '.join(ports)});",
+             "  input clk;"]
+    for k in range(read_ports):
+        lines += [f"  input rd{k}_en;", f"  input [{addr - 1}:0] rd{k}_addr;",
+                  f"  output reg [{width - 1}:0] rd{k}_data;"]
+    lines += [f"  input [{addr - 1}:0] wr_addr;", f"  input [{width - 1}:0] wr_data;",
+              f"  input [{lanes - 1}:0] wr_en;",
+              f"  reg [{width - 1}:0] mem [0:{depth - 1}];",
+              "  integer i;",
+              "  initial begin",
+              f"    for (i = 0; i < {depth}; i = i + 1) mem[i] = 0;"]
+    lines += [f"    rd{k}_data = 0;" for k in range(read_ports)]
+    lines += ["  end", "  always @(posedge clk) begin"]
+    lines += [f"    if (rd{k}_en) rd{k}_data <= mem[rd{k}_addr];" for k in range(read_ports)]
+    for lane in range(lanes):
+        part = f"[{lane * lane_bits} +: {lane_bits}]"
+        lines.append(f"    if (wr_en[{lane}]) mem[wr_addr]{part} <= wr_data{part};")
+    lines += ["  end", "endmodule", ""]
+    return "\n".join(lines)
+
+
+class Sram(wiring.Component):
+    """A memory of ``depth`` words of ``width`` bits.
+
+    Parameters
+    ----------
+    depth, width : int
+        Words and bits per word.
+    read_ports : int
+        Synchronous read ports: with ``rd<k>_en`` high, the word at ``rd<k>_addr`` appears on
+        ``rd<k>_data`` the next cycle; with it low, ``rd<k>_data`` holds (and the macro spends
+        no read energy).
+    lane_bits : int
+        Write granularity: ``wr_en`` has one bit per ``lane_bits``-bit lane of ``wr_data``.
+    library : ModuleLibrary or None
+        ``None``: an Amaranth memory; otherwise an instance of the SRAM model module.
+    """
+
+    def __init__(self, depth: int, width: int, read_ports: int = 1, lane_bits: int | None = None,
+                 library: ModuleLibrary | None = None):
+        self.depth, self.width, self.read_ports = depth, width, read_ports
+        self.lane_bits = width if lane_bits is None else lane_bits
+        assert width % self.lane_bits == 0
+        self._library = library
+        addr = max(1, ceil_log2(depth))
+        members = {}
+        for k in range(read_ports):
+            members[f"rd{k}_en"] = In(1)
+            members[f"rd{k}_addr"] = In(addr)
+            members[f"rd{k}_data"] = Out(width)
+        members.update(wr_addr=In(addr), wr_data=In(width), wr_en=In(width // self.lane_bits))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        reads = [(getattr(self, f"rd{k}_en"), getattr(self, f"rd{k}_addr"),
+                  getattr(self, f"rd{k}_data")) for k in range(self.read_ports)]
+        if self._library is None:
+            m = Module()
+            m.submodules.memory = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
+            for en, addr, data in reads:
+                port = mem.read_port()
+                m.d.comb += [port.en.eq(en), port.addr.eq(addr), data.eq(port.data)]
+            write = mem.write_port(granularity=self.lane_bits)
+            m.d.comb += [write.addr.eq(self.wr_addr), write.data.eq(self.wr_data),
+                         write.en.eq(self.wr_en)]
+            return m
+        name = sram_module_name(self.depth, self.width, self.read_ports, self.lane_bits)
+        self._library.register_verilog(
+            name, sram_verilog(self.depth, self.width, self.read_ports, self.lane_bits))
+        ports = {"i_clk": ClockSignal(), "i_wr_addr": self.wr_addr, "i_wr_data": self.wr_data,
+                 "i_wr_en": self.wr_en}
+        for k, (en, addr, data) in enumerate(reads):
+            ports[f"i_rd{k}_en"] = en
+            ports[f"i_rd{k}_addr"] = addr
+            ports[f"o_rd{k}_data"] = data
+        return Instance(name, **ports)

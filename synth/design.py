@@ -1,0 +1,138 @@
+"""Hierarchical synthesis of dcom's generated designs, and their area by category.
+
+A design built with a :class:`~dcom.hw.hierarchy.ModuleLibrary` has each repeated block (FP
+units, clusters, PEs) as one Verilog module, instantiated many times through thin wrapper
+modules. :func:`synthesize_library` synthesizes every library module once, dissolving the
+wrappers (flatten, keeping the library modules as boundaries), so a cluster's 64 multipliers
+are one synthesized multiplier times 64, and a top level of 256 clusters is one cluster times
+256 plus the top's own logic. :func:`category_figures` then adds the results up by category
+(:mod:`dcom.synth.categories`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .categories import CategoryRules, glue_shares
+from .flow import SynthesisResult, synthesize
+from .liberty_reader import LibertyLibrary, read_liberty
+from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist, read_netlist
+
+__all__ = ["write_library_sources", "synthesize_library", "CategoryFigures", "category_figures",
+           "load_netlist", "without_zero_memory_init"]
+
+# Memories come with all-zero initial contents: Amaranth writes one assignment per word,
+# ModuleLibrary condenses them into a loop, dcom.hw.sram's model has its own loop. Either way
+# Yosys spends a minute on a 2048-word buffer unrolling them.
+_ZERO_INIT = re.compile(r"^ *[\w$\\.]+\[\d+\] = \d+'h0+;\n"
+                        r"|^ *for \(i = 0; i < \d+; i = i \+ 1\) [\w$\\.]+\[i\] = 0;\n",
+                        re.MULTILINE)
+
+
+def without_zero_memory_init(text: str) -> str:
+    """Verilog ``text`` without the zero initialization of memories (word by word or by a
+    loop); what else the ``initial`` blocks hold stays.
+
+    SRAM macros have no initial contents, and their simulation models start at zero anyway.
+    """
+    return _ZERO_INIT.sub("", text)
+
+
+def write_library_sources(library, out_dir: str | Path, memory_init: bool = False) -> list[Path]:
+    """Write every module of a :class:`~dcom.hw.hierarchy.ModuleLibrary` to ``<name>.v``.
+
+    Zero memory contents are left out unless ``memory_init`` (RTL simulation wants them).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in library.names:
+        path = out_dir / f"{name}.v"
+        text = library.text(name)
+        path.write_text(text if memory_init else without_zero_memory_init(text))
+        files.append(path)
+    return files
+
+
+def synthesize_library(library, top: str, out_dir: str | Path, **options) -> SynthesisResult:
+    """Synthesize the modules of ``library`` under ``top``, each distinct module once.
+
+    ``options`` are those of :func:`~dcom.synth.flow.synthesize` (``liberty``, ``progress``,
+    ``reports``, ...). The sources go to ``<out_dir>/rtl``.
+    """
+    sources = write_library_sources(library, Path(out_dir) / "rtl")
+    keep = [name for name in library.names if name != top]
+    return synthesize(sources, top, out_dir, flatten=True, keep_hierarchy=keep, **options)
+
+
+@dataclass
+class CategoryFigures:
+    """Area, leakage and cell counts of one category, all instances included."""
+
+    std_area_um2: float = 0.0
+    macro_area_um2: float = 0.0
+    leakage_nw: float = 0.0
+    cells: float = 0.0
+    flip_flops: float = 0.0
+
+    @property
+    def area_um2(self) -> float:
+        """Standard cells plus macros."""
+        return self.std_area_um2 + self.macro_area_um2
+
+    def to_dict(self) -> dict:
+        """Plain-data form for JSON reports."""
+        return {"std_area_um2": self.std_area_um2, "macro_area_um2": self.macro_area_um2,
+                "area_um2": self.area_um2, "leakage_nw": self.leakage_nw,
+                "cells": self.cells, "flip_flops": self.flip_flops}
+
+
+def load_netlist(result: SynthesisResult) -> tuple[dict[str, ModuleNetlist], LibertyLibrary,
+                                                     LibertyLibrary | None]:
+    """The netlist graph of a synthesis run, with its standard-cell and macro libraries."""
+    library = read_liberty(result.liberty)
+    macros = read_liberty(result.macro_views["liberty"]) if result.macro_views else None
+    return read_netlist(result.netlist_json, library, macros), library, macros
+
+
+def category_figures(result: SynthesisResult, rules: CategoryRules) -> dict[str, CategoryFigures]:
+    """Area and leakage of ``result``'s top module by category (see :class:`CategoryRules`).
+
+    Each module is analysed once; its figures are multiplied by its instance count.
+    """
+    netlists, library, macros = load_netlist(result)
+    figures = {name: CategoryFigures() for name in rules.order}
+    shares = {}
+
+    def add(category: str, weight: float, area: float, leakage: float, flop: bool,
+            macro: bool = False):
+        f = figures[category]
+        if macro:
+            f.macro_area_um2 += weight * area
+        else:
+            f.std_area_um2 += weight * area
+            f.cells += weight
+            f.flip_flops += weight * flop
+        f.leakage_nw += weight * leakage
+
+    def visit(name: str, times: int, inherited: str | None):
+        module = netlists[name]
+        if inherited is None and name not in shares:
+            shares[name] = glue_shares(module, rules)
+        for cell in module.cells.values():
+            if cell.kind in (STD, FLOP):
+                lib = library.cells[cell.type]
+                split = {inherited: 1.0} if inherited else shares[name][cell.name]
+                for category, share in split.items():
+                    add(category, times * share, lib.area_um2, lib.leakage_nw, cell.kind == FLOP)
+            elif cell.kind == MACRO:
+                lib = macros.cells[cell.type]
+                add(inherited or rules.instance(cell.name) or rules.glue_of(name), times,
+                    lib.area_um2, lib.leakage_nw, False, macro=True)
+            elif cell.kind == MODULE:
+                visit(cell.type, times, inherited or rules.instance(cell.name))
+
+    visit(result.top, 1, None)
+    return figures

@@ -1,0 +1,656 @@
+"""``dcom synth``: area and power of a D-com instance, and its comparison with a systolic array.
+
+For a :class:`~dcom.config.DcomConfig` this
+
+1. builds the cluster hierarchically and synthesizes each distinct module once
+   (:mod:`dcom.synth.design`), SRAM buffer as a macro; area by category;
+2. measures the cluster's power on a Lanczos step (MV and MTV on an activation-like matrix,
+   :mod:`dcom.synth.workloads`), gate level, module by module (:mod:`dcom.synth.measure`);
+3. until the top level is synthesized, estimates the full array as the cluster times ``R x C``
+   (labelled as such everywhere);
+4. with ``compare=("systolic",)``, builds a weight-stationary systolic array with the same
+   multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes it and
+   measures it on the same step the same way; then compares at cluster scale (measured) and at
+   full scale (a systolic array of ``R P x C Q`` PEs with one global buffer, scaled from the
+   measured one by structural counts, see :func:`full_scale_systolic`);
+5. writes ``dcom_synth.json``, ``.md`` and PNG charts (:mod:`dcom.synth.report`).
+
+The top level plugs in the same way: :func:`dcom.synth.design.synthesize_library` on
+``dcom.hw.top``'s library synthesizes the cluster once (a submodule counted ``R x C`` times)
+and the top's own glue once, and :data:`TOP_RULES` extends the cluster's categories with the
+top's memories and glue; :func:`~dcom.synth.design.category_figures` and
+:func:`~dcom.synth.measure.measure_power` take it as they take :data:`CLUSTER_RULES`. Until
+then the full array is the labelled estimate of :func:`full_scale_dcom`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from dcom.config import DcomConfig
+from dcom.hw.cluster import Cluster
+from dcom.hw.hierarchy import ModuleLibrary
+from dcom.hw.systolic import SystolicArray
+
+from . import sram
+from .categories import CategoryRules
+from .design import CategoryFigures, category_figures, load_netlist, synthesize_library, \
+    write_library_sources
+from .flow import Progress, SynthesisResult
+from .measure import PowerRun, measure_power
+from .power import PowerBreakdown, PowerFigures
+from .report import BarChart, ReportFiles, Table, write_report
+from .workloads import Workload, cluster_workload, lanczos_step, systolic_workload
+from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule
+
+__all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", "DesignEvaluation",
+           "SynthReport", "evaluate", "systolic_for", "full_scale_systolic", "PAPER"]
+
+CLUSTER_TOP = "dcom_cluster"
+SYSTOLIC_TOP = "dcom_systolic"
+#: Category of the top level's own logic (banks, reduction network, controller) once the top
+#: is synthesized.
+TOP_GLUE_CATEGORY = "top level (banks, reduction, controller)"
+#: The paper's figure 13: D-com relative to a systolic array of the same compute and memory.
+PAPER = {"area": 1.03, "power": 0.41}
+
+CLUSTER_RULES = CategoryRules(
+    order=("multipliers", "reduction trees", "accumulators", "scatter network + control",
+           "buffers (SRAM)"),
+    instances=((r"mul_\d+_\d+\.block", "multipliers"),
+               (r"(row|col)\d+_l\d+_\d+\.block", "reduction trees"),
+               (r"(row|col)_acc_(add|widen)\d+\.block|narrow_(row|col)\d+\.block",
+                "accumulators"),
+               # The buffer's macro, directly or inside dcom.hw.sram's module.
+               (r"buffer(\..+)?", "buffers (SRAM)")),
+    endpoints=((r"^(row|col)\d+_(l\d+_\d+_q|align_d\d+)\[", "reduction trees"),
+               (r"^(row|col)_acc\[", "accumulators"),
+               (r"^(row|col)_acc_add\d+\.block\.", "accumulators")),
+    glue="scatter network + control")
+
+#: Categories of a whole D-com instance (``dcom.hw.top``): the cluster's, the top level's
+#: memories, and the top's own logic; the clusters' glue stays "scatter network + control".
+TOP_RULES = CategoryRules(
+    order=CLUSTER_RULES.order + ("banks, program and broadcast memories (SRAM)",
+                                 TOP_GLUE_CATEGORY),
+    instances=CLUSTER_RULES.instances + (
+        (r"bank_\d+|program|broadcast", "banks, program and broadcast memories (SRAM)"),),
+    endpoints=CLUSTER_RULES.endpoints,
+    glue=TOP_GLUE_CATEGORY,
+    module_glue=((CLUSTER_TOP, CLUSTER_RULES.glue),))
+
+SYSTOLIC_RULES = CategoryRules(
+    order=("multipliers", "PE adders", "weight registers", "PE data registers", "input skew",
+           "accumulators", "control", "buffers (SRAM)"),
+    instances=((r"mul\.block", "multipliers"), (r"add\.block", "PE adders"),
+               (r"acc_add\d+\.block|narrow\d+\.block", "accumulators"),
+               (r"buffer", "buffers (SRAM)")),
+    endpoints=((r"^w[01]\[|^w_out$|^mul\.block\.a\[", "weight registers"),
+               (r"^(a_out|sel_out|a_valid_out|p_out)\[", "PE data registers"),
+               (r"^skew\d+_", "input skew"),
+               (r"^acc\[|^acc_add\d+\.block\.", "accumulators")),
+    glue="control")
+
+
+def systolic_for(config: DcomConfig, scale: str = "cluster") -> dict:
+    """Parameters of the systolic array with the compute and SRAM of one cluster
+    (``scale="cluster"``) or of the whole array (``"full"``): ``rows x cols`` PEs, one buffer
+    of the same capacity whose words span the array's edge."""
+    rows = config.grid_rows * (config.cluster_rows if scale == "full" else 1)
+    cols = config.grid_cols * (config.cluster_cols if scale == "full" else 1)
+    clusters = config.n_clusters if scale == "full" else 1
+    bits = clusters * config.buffer_depth * config.word_bits
+    lanes = max(rows, cols)
+    return dict(rows=rows, cols=cols, buffer_depth=bits // (16 * lanes),
+                acc_format=config.acc_format, mul_stages=config.mul_stages)
+
+
+@dataclass
+class DesignEvaluation:
+    """Synthesis and power of one design (a cluster, or the systolic array).
+
+    ``power`` is None when it was not measured (a user's Liberty file has no cell models).
+    """
+
+    name: str
+    result: SynthesisResult
+    rules: CategoryRules
+    area: dict[str, CategoryFigures]
+    power: PowerRun | None
+    workload: Workload | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def area_um2(self) -> float:
+        """Total area."""
+        return sum(f.area_um2 for f in self.area.values())
+
+    def to_dict(self) -> dict:
+        """Plain-data form for JSON reports."""
+        return {"top": self.result.top, "synthesis": self.result.to_dict(),
+                "area_by_category": {k: v.to_dict() for k, v in self.area.items()},
+                "area_um2": self.area_um2(),
+                "power": self.power.power.to_dict() if self.power else None,
+                "power_checks": {"cycles_equal_to_rtl": self.power.cycles_checked,
+                                 "leaf_vectors_equal_to_rtl":
+                                     self.power.leaf_vectors_checked} if self.power else None,
+                "workload_macs": self.workload.macs if self.workload else None,
+                "seconds": self.seconds}
+
+
+def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: str,
+                     rules: CategoryRules, make_workload: Callable[[dict, object], Workload],
+                     clock_mhz: float, out_dir: Path, liberty: Path | None, measure: bool,
+                     progress: Progress) -> DesignEvaluation:
+    """Build ``top`` with ``build(library)``, synthesize it, and unless ``measure`` is false
+    measure its power on ``make_workload(input widths, built design)``."""
+    seconds = {}
+    start = progress.elapsed
+    progress.step(f"{name}: generating Verilog")
+    library = ModuleLibrary()
+    design = build(library)
+    library.register(top, design)
+    seconds["verilog"] = progress.elapsed - start
+    start = progress.elapsed
+    result = synthesize_library(library, top, out_dir / "synthesis", liberty=liberty,
+                                progress=lambda line: progress.step(f"{name}: {line}"),
+                                reports=False)
+    seconds["synthesis"] = progress.elapsed - start
+    area = category_figures(result, rules)
+    if not measure:
+        return DesignEvaluation(name, result, rules, area, None, None, seconds)
+    start = progress.elapsed
+    modules, _, _ = load_netlist(result)
+    widths = {p: len(bits) for p, (d, bits) in modules[top].ports.items()
+              if d == "input" and p not in ("clk", "rst")}
+    workload = make_workload(widths, design)
+    rtl = write_library_sources(library, out_dir / "rtl_sim", memory_init=True)
+    run = measure_power(result, {f.stem: f for f in rtl}, workload.stimulus, rules, clock_mhz,
+                        out_dir / "power", lambda line: progress.step(f"{name}: {line}"))
+    outputs = [p for p, (d, _) in modules[top].ports.items() if d == "output"]
+    workload.check(run.rtl_trace, outputs, f"{name} RTL")
+    seconds["power"] = progress.elapsed - start
+    return DesignEvaluation(name, result, rules, area, run, workload, seconds)
+
+
+def _step_for(config: DcomConfig, tiles: int, seed: int):
+    """The Lanczos step both designs run: a block of ``tiles`` x ``tiles`` units of
+    ``lcm(P, Q)``, so that it tiles the cluster grid and the systolic array alike."""
+    unit = math.lcm(config.grid_rows, config.grid_cols)
+    return lanczos_step(tiles * unit, tiles * unit, seed)
+
+
+@dataclass
+class FullScale:
+    """A whole-array estimate: area and power by category, and the step's time."""
+
+    area: dict[str, float]
+    power: dict[str, PowerFigures]
+    cycles: int
+    basis: str
+    buffer: sram.SramFigures | None = None
+
+    def area_um2(self) -> float:
+        """Total area."""
+        return sum(self.area.values())
+
+    def power_uw(self) -> float:
+        """Total power."""
+        return sum(f.total_uw for f in self.power.values())
+
+    def energy_pj(self, clock_mhz: float) -> float:
+        """Energy of the step."""
+        return self.power_uw() * self.cycles / clock_mhz
+
+    def to_dict(self, clock_mhz: float) -> dict:
+        """Plain-data form for JSON reports."""
+        return {"basis": self.basis, "area_um2": self.area_um2(), "power_uw": self.power_uw(),
+                "cycles": self.cycles, "energy_pj": self.energy_pj(clock_mhz),
+                "area_by_category": self.area,
+                "power_by_category": {k: v.to_dict() for k, v in self.power.items()}}
+
+
+def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation) -> FullScale:
+    """The array as ``R x C`` clusters, each running its block of the step in parallel (the
+    top level's banks, reduction network and controller are not included yet)."""
+    n = config.n_clusters
+    power = cluster.power.power
+    scaled = {c: PowerFigures(f.internal_uw * n, f.switching_uw * n, f.sram_uw * n,
+                              f.leakage_uw * n, f.clock_uw * n)
+              for c, f in power.categories.items()}
+    return FullScale({c: f.area_um2 * n for c, f in cluster.area.items()}, scaled,
+                     power.cycles, f"cluster x {n} (R x C); top-level glue not included")
+
+
+def _schedule_cycles(rows: int, cols: int, mul_stages: int, products: int) -> int:
+    """Cycles of ``products`` tile products on a ``rows x cols`` array, drained."""
+    tiles = [TileProduct(tuple(range(rows)), 0, "ACCUMULATE")] * products
+    return len(matrix_vector_schedule(tiles, rows, cols, mul_stages)) + rows + cols + \
+        mul_stages + 1
+
+
+def full_scale_systolic(config: DcomConfig, measured: DesignEvaluation) -> FullScale:
+    """The systolic array of ``R P x C Q`` PEs and one global buffer of the whole capacity,
+    scaled from the measured cluster-scale array, category by category.
+
+    The step is the same: ``R x C`` times the cluster's block, i.e. as many tiles (now of
+    ``R P x C Q`` weights) as the measured array processed. What scales, and by what:
+
+    * structure (area, leakage, clock power): PE categories by the PE count; input skew by
+      ``rows (rows - 1)``, its register count; accumulators by ``cols``; control by
+      ``rows + cols`` (the token chain);
+    * transitions (the rest of the dynamic energy): multipliers, PE adders and PE data
+      registers by the multiply-accumulates (``R x C``); weight registers by loads times PEs
+      (every load shifts a row into every PE of its bank); input skew by ``rows (rows - 1)``
+      per vector; accumulators by ``cols``; control by commands times chain length;
+    * the buffer: the SRAM model's macro of the full capacity and the full edge width, its
+      accesses counted from the full-scale schedule;
+    * time: the full-scale schedule (loads of ``rows`` words per tile, double-buffered).
+    """
+    small, full = systolic_for(config), systolic_for(config, "full")
+    r0, c0, r1, c1 = small["rows"], small["cols"], full["rows"], full["cols"]
+    pes = (r1 * c1) / (r0 * c0)
+    macs = config.n_clusters
+    run = measured.power.power
+    tiles = round(measured.workload.macs / (r0 * c0))
+    cycles = _schedule_cycles(r1, c1, config.mul_stages, tiles)
+    structure = {"multipliers": pes, "PE adders": pes, "weight registers": pes,
+                 "PE data registers": pes, "input skew": r1 * (r1 - 1) / max(1, r0 * (r0 - 1)),
+                 "accumulators": c1 / c0, "control": (r1 + c1) / (r0 + c0)}
+    events = {"multipliers": macs, "PE adders": macs, "PE data registers": macs,
+              "weight registers": pes * r1 / r0,
+              "input skew": structure["input skew"], "accumulators": c1 / c0,
+              "control": (r1 / r0) * (r1 + c1) / (r0 + c0)}
+    macro = sram.sram_figures(sram.SramConfig(full["buffer_depth"], 16 * max(r1, c1), 2, 1))
+    reads = tiles * (r1 + 1)                      # weight rows and a vector per tile
+    # Results: one word per tile column; the full array's tile columns are R*C times as many
+    # outputs in words R*C times as wide, so as many words as the measured array wrote.
+    writes = len(measured.workload.readback)
+    area, power = {}, {}
+    to_uw = config.clock_mhz / cycles * 1e-3      # fJ over the step -> uW
+    for category, figures in run.categories.items():
+        if category == "buffers (SRAM)":
+            area[category] = macro.area_um2
+            sram_uw = 1000 * (reads * macro.read_energy_pj
+                              + writes * macro.write_energy_pj) * to_uw
+            power[category] = PowerFigures(0.0, 0.0, sram_uw, macro.leakage_nw / 1000, 0.0)
+            continue
+        s, e = structure[category], events[category]
+        area[category] = measured.area[category].area_um2 * s
+        # Dynamic energy of the measured window, without the clock's share, scaled by events
+        # and spread over the full-scale step; the clock's power scales with the flip-flops.
+        window_fj = (figures.internal_uw + figures.switching_uw - figures.clock_uw) \
+            * run.cycles / (config.clock_mhz * 1e-3)
+        dynamic_uw = window_fj * e * to_uw
+        share = figures.internal_uw / max(1e-12, figures.internal_uw + figures.switching_uw)
+        power[category] = PowerFigures(dynamic_uw * share, dynamic_uw * (1 - share), 0.0,
+                                       figures.leakage_uw * s, figures.clock_uw * s)
+        power[category].internal_uw += figures.clock_uw * s * share
+        power[category].switching_uw += figures.clock_uw * s * (1 - share)
+    return FullScale(area, power, cycles,
+                     f"{r1} x {c1} PEs, one {macro.config.name} buffer; scaled from the "
+                     f"measured {r0} x {c0} array by structural and event counts", macro)
+
+
+@dataclass
+class SynthReport:
+    """Everything ``dcom synth`` produced."""
+
+    config: DcomConfig
+    cluster: DesignEvaluation
+    systolic: DesignEvaluation | None
+    full_dcom: FullScale | None
+    full_systolic: FullScale | None
+    files: ReportFiles | None = None
+    seconds: float = 0.0
+
+    def ratios(self) -> dict:
+        """D-com / systolic: area, power and energy of the step, at cluster and full scale."""
+        if self.systolic is None:
+            return {}
+        clock = self.config.clock_mhz
+        cluster, systolic = self.cluster, self.systolic
+        ratios = {"cluster scale (measured)": {
+            "area": cluster.area_um2() / systolic.area_um2()}}
+        if cluster.power and systolic.power:
+            a, b = cluster.power.power, systolic.power.power
+            ratios["cluster scale (measured)"].update(
+                power=a.total().total_uw / b.total().total_uw,
+                energy=a.energy_pj() / b.energy_pj())
+        if self.full_dcom and self.full_systolic:
+            a, b = self.full_dcom, self.full_systolic
+            ratios["full array (estimate)"] = {"area": a.area_um2() / b.area_um2(),
+                                               "power": a.power_uw() / b.power_uw(),
+                                               "energy": a.energy_pj(clock) / b.energy_pj(clock)}
+        return ratios
+
+
+def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | None = None,
+             compare: Sequence[str] = (), tiles: int = 4, seed: int = 1,
+             progress: Callable[[str], None] | None = None) -> SynthReport:
+    """Synthesize the cluster (and the designs in ``compare``), measure power, write reports.
+
+    Parameters
+    ----------
+    config : DcomConfig
+    out_dir : path
+        Receives ``dcom_synth.json``, ``.md``, the charts, and a folder per design with its
+        netlist, logs and simulation files.
+    liberty : path, optional
+        A Liberty file instead of dcom's 15nm-style library. Power needs gate-level models of
+        the cells, which dcom has only for its own library, so it is then not measured.
+    compare : sequence of str
+        ``"systolic"`` to compare with a weight-stationary systolic array.
+    tiles : int
+        The Lanczos step's block is ``tiles x tiles`` units of ``lcm(P, Q)`` elements.
+    seed : int
+        Seed of the step's matrix and start vector.
+    progress : callable, optional
+        Receives one line per step (default: standard error).
+
+    Raises
+    ------
+    ValueError
+        For an unknown design in ``compare``.
+    dcom.synth.LibertyError, dcom.synth.SynthesisError, dcom.synth.gatesim.GateSimError
+        From the flow and the simulations.
+    """
+    unknown = sorted(set(compare) - {"systolic"})
+    if unknown:
+        raise ValueError(f"compare={unknown[0]!r} is not a design dcom compares with; "
+                         f"allowed values: 'systolic'")
+    steps = Progress(progress)
+    out_dir = Path(out_dir)
+    measure = liberty is None
+    steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
+    step = _step_for(config, tiles, seed)
+    cluster = _evaluate_design(
+        "cluster", lambda library: Cluster(config, library), CLUSTER_TOP, CLUSTER_RULES,
+        lambda widths, cluster: cluster_workload(config, widths, step, cluster.latency),
+        config.clock_mhz,
+        out_dir / "cluster", liberty, measure, steps)
+    systolic = None
+    if "systolic" in compare:
+        systolic = _evaluate_design(
+            "systolic", lambda library: SystolicArray(**systolic_for(config), library=library),
+            SYSTOLIC_TOP, SYSTOLIC_RULES,
+            lambda widths, array: systolic_workload(array, widths, step),
+            config.clock_mhz, out_dir / "systolic", liberty, measure, steps)
+    full_dcom = full_scale_dcom(config, cluster) if cluster.power else None
+    full_systolic = full_scale_systolic(config, systolic) \
+        if systolic is not None and systolic.power else None
+    report = SynthReport(config, cluster, systolic, full_dcom, full_systolic)
+    report.seconds = steps.elapsed
+    report.files = write_synth_report(report, out_dir)
+    steps.step(f"report: {report.files.markdown}")
+    return report
+
+
+#: Categories of both designs grouped alike, for the comparison.
+GROUPS = {
+    "multipliers": "multipliers",
+    "reduction trees": "reduction adders", "PE adders": "reduction adders",
+    "accumulators": "accumulators",
+    "scatter network + control": "data movement + control",
+    "weight registers": "data movement + control", "PE data registers": "data movement + control",
+    "input skew": "data movement + control", "control": "data movement + control",
+    "buffers (SRAM)": "buffers (SRAM)",
+}
+GROUP_ORDER = ("multipliers", "reduction adders", "accumulators", "data movement + control",
+               "buffers (SRAM)")
+
+
+def _grouped(values: dict[str, float]) -> dict[str, float]:
+    out = dict.fromkeys(GROUP_ORDER, 0.0)
+    for category, value in values.items():
+        out[GROUPS.get(category, "data movement + control")] += value
+    return out
+
+
+def _area_table(title: str, design: DesignEvaluation) -> Table:
+    total = design.area_um2()
+    rows = [[c, f.area_um2, 100 * f.area_um2 / total, f.std_area_um2, f.macro_area_um2,
+             round(f.cells), round(f.flip_flops), f.leakage_nw / 1000]
+            for c, f in design.area.items()]
+    rows.append(["total", total, 100.0, sum(f.std_area_um2 for f in design.area.values()),
+                 sum(f.macro_area_um2 for f in design.area.values()),
+                 round(sum(f.cells for f in design.area.values())),
+                 round(sum(f.flip_flops for f in design.area.values())),
+                 sum(f.leakage_nw for f in design.area.values()) / 1000])
+    return Table(title, ["category", "area (um^2)", "share (%)", "standard cells (um^2)",
+                         "SRAM macros (um^2)", "cells", "flip-flops", "leakage (uW)"], rows)
+
+
+def _module_table(title: str, design: DesignEvaluation) -> Table:
+    result = design.result
+    instances = result.instances()
+    order = sorted(result.modules, key=lambda m: (m != result.top, m))
+    rows = [[m, instances.get(m, 0), result.modules[m].cell_count,
+             result.modules[m].area_um2, result.modules[m].area_um2 * instances.get(m, 0)]
+            for m in order if instances.get(m, 0)]
+    return Table(title, ["module (synthesized once)", "instances", "cells (own)",
+                         "area per instance (um^2)", "area, all instances (um^2)"], rows,
+                 notes="Own content of each module; submodules are their own rows.")
+
+
+def _power_table(title: str, power: PowerBreakdown) -> Table:
+    total = power.total().total_uw
+    rows = [[c, f.internal_uw, f.switching_uw, f.sram_uw, f.leakage_uw, f.total_uw,
+             100 * f.total_uw / total, f.clock_uw] for c, f in power.categories.items()]
+    t = power.total()
+    rows.append(["total", t.internal_uw, t.switching_uw, t.sram_uw, t.leakage_uw,
+                 t.total_uw, 100.0, t.clock_uw])
+    return Table(title, ["category", "internal (uW)", "switching (uW)", "SRAM access (uW)",
+                         "leakage (uW)", "total (uW)", "share (%)", "of which clock (uW)"],
+                 rows)
+
+
+def _full_table(report: SynthReport) -> Table:
+    clock = report.config.clock_mhz
+    rows = []
+    for name, full in (("D-com", report.full_dcom), ("systolic array", report.full_systolic)):
+        if full is not None:
+            rows.append([name, full.area_um2() / 1e6, full.power_uw() / 1e6, full.cycles,
+                         full.energy_pj(clock) / 1e6, full.basis])
+    return Table("Full array (estimate)",
+                 ["design", "area (mm^2)", "power (W)", "step (cycles)", "step energy (uJ)",
+                  "basis"], rows,
+                 notes="Estimates, not a synthesis of the top level: D-com is the measured "
+                       "cluster times R x C (the top level's banks, inter-cluster reduction "
+                       "and controller are not included until `dcom.hw.top` is synthesized); "
+                       "the systolic array is scaled from the measured one "
+                       "(`dcom.synth.evaluate.full_scale_systolic`).")
+
+
+def _comparison(report: SynthReport) -> tuple[Table, Table, list[str]]:
+    ratios = report.ratios()
+    scales = list(ratios)
+    rows = []
+    for key, paper in (("area", PAPER["area"]), ("power", PAPER["power"]), ("energy", None)):
+        rows.append([f"{key} D-com / systolic"]
+                    + [f"{ratios[s][key]:.3f} ({100 * (ratios[s][key] - 1):+.0f} %)"
+                       if key in ratios[s] else "-" for s in scales]
+                    + [f"{paper:.2f} ({100 * (paper - 1):+.0f} %)" if paper else "-"])
+    table = Table("D-com versus a systolic array of the same multipliers and SRAM",
+                  ["ratio"] + scales + ["paper, fig. 13"], rows)
+    cluster, systolic = report.cluster, report.systolic
+    groups = [_grouped({c: f.area_um2 for c, f in d.area.items()})
+              for d in (cluster, systolic)]
+    power = [_grouped({c: f.total_uw for c, f in d.power.power.categories.items()})
+             if d.power else None for d in (cluster, systolic)]
+    rows = [[g, groups[0][g], groups[1][g]] + ([power[0][g], power[1][g]] if power[0] else [])
+            for g in GROUP_ORDER]
+    columns = ["group", "D-com cluster area (um^2)", "systolic area (um^2)"]
+    if power[0]:
+        columns += ["D-com cluster power (uW)", "systolic power (uW)"]
+    by_group = Table("Where the difference comes from (cluster scale, measured)", columns, rows)
+    return table, by_group, _explanation(report, groups, power)
+
+
+def _explanation(report: SynthReport, area, power) -> list[str]:
+    """The comparison's reasons, in words, from the measured figures."""
+    config = report.config
+    s = systolic_for(config)
+    text = [
+        f"Both designs use the same FP16 multipliers and {config.acc_format.upper()} adders "
+        f"(dcom.hw.fp), the same library and the same SRAM model; the systolic array has "
+        f"{s['rows']} x {s['cols']} PEs and a {s['buffer_depth']}-word buffer of "
+        f"{16 * max(s['rows'], s['cols'])}-bit words, the cluster's multipliers and capacity.",
+        f"Area: a D-com cluster has two adders per multiplier (a row and a column tree), the "
+        f"systolic array one per PE, so its reduction adders take "
+        f"{area[0]['reduction adders']:,.0f} against {area[1]['reduction adders']:,.0f} um^2; "
+        f"the systolic array pays instead for weight double-buffering, activation and partial-"
+        f"sum registers in every PE and input skew registers "
+        f"({area[1]['data movement + control']:,.0f} against "
+        f"{area[0]['data movement + control']:,.0f} um^2 of data movement and control). "
+        f"The buffers have the same capacity; the cluster's is wider "
+        f"({config.word_bits} bits) and shallower.",
+    ]
+    clock = config.clock_mhz
+
+    def nanojoules(uw, cycles):
+        return uw * cycles / clock / 1e3
+
+    if power[0]:
+        cluster, systolic = report.cluster.power.power, report.systolic.power.power
+        more = "more" if systolic.energy_pj() > cluster.energy_pj() else "less"
+        text.append(
+            f"Power on the same Lanczos step (cluster scale): D-com finishes it in "
+            f"{cluster.cycles} cycles, the systolic array in {systolic.cycles}: with a single "
+            f"vector a weight-stationary array is bound by loading weights ({s['rows']} cycles "
+            f"per tile, against one command per tile for the cluster). Power is energy over "
+            f"that time, so the systolic array draws "
+            f"{systolic.total().total_uw / cluster.total().total_uw:.2f} times the cluster's "
+            f"power while spending {more} energy on the step "
+            f"({systolic.energy_pj() / 1e3:,.1f} against {cluster.energy_pj() / 1e3:,.1f} nJ). "
+            f"SRAM accesses are {nanojoules(cluster.total().sram_uw, cluster.cycles):,.1f} nJ "
+            f"of the cluster's energy: it reads a whole {config.word_bits}-bit word for the "
+            f"vector operand, of which it uses one row or column, and its two read ports are "
+            f"enabled in every cycle; the systolic array's are "
+            f"{nanojoules(systolic.total().sram_uw, systolic.cycles):,.1f} nJ.")
+    full_s, full_d = report.full_systolic, report.full_dcom
+    if full_s is not None:
+        clock_share = sum(f.clock_uw for f in full_s.power.values()) / full_s.power_uw()
+        sram_uw = full_s.power["buffers (SRAM)"].sram_uw
+        text.append(
+            f"At full scale the systolic array is one {s['rows'] * config.cluster_rows} x "
+            f"{s['cols'] * config.cluster_cols} array fed by one global buffer. The step takes "
+            f"it {full_s.cycles:,} cycles against the clusters' {full_d.cycles}: every tile "
+            f"needs {s['rows'] * config.cluster_rows} weight loads, and every weight crosses "
+            f"up to that many PEs. An access to the global buffer costs "
+            f"{full_s.buffer.read_energy_pj:,.0f} pJ (the SRAM model's energy grows with the "
+            f"square root of capacity: the global wires), "
+            f"{nanojoules(sram_uw, full_s.cycles) / 1e3:,.1f} uJ of the step; D-com's clusters "
+            f"each read their own buffer, the paper's argument (\"less global on-chip "
+            f"communications and distributed memory\"). Neither design gates its clock, so "
+            f"over its long step {100 * clock_share:.0f} % of the systolic array's energy is "
+            f"its clock; clock gating of idle PEs would shrink that part.")
+    text.append(
+        "Differences from the paper's +3 % area and -59 % power: the paper does not state its "
+        "systolic array's dataflow, buffer organization, workload or whether its power is at "
+        "equal work or equal time, nor its cell library; here both designs are dcom's own, "
+        "synthesized with a 15nm-style library whose figures are estimates "
+        "(docs/liberty.md), power is the average over each design's own time for the step, "
+        "and energy per step is given too. The full-array figures are estimates (see their "
+        "basis).")
+    return text
+
+
+def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
+    """Write ``dcom_synth.json``, ``dcom_synth.md`` and the charts into ``out_dir``."""
+    config = report.config
+    cluster, systolic = report.cluster, report.systolic
+    tables = [_area_table(f"Cluster area by category ({config.grid_rows} x "
+                          f"{config.grid_cols} multipliers, {config.buffer_depth}-word buffer)",
+                          cluster),
+              _module_table("Cluster modules", cluster)]
+    notes = [f"Configuration: {config.describe()}; clock {config.clock_mhz:g} MHz. Liberty: "
+             f"`{cluster.result.liberty}`. Total time {report.seconds:.0f} s "
+             f"(cluster synthesis {cluster.seconds.get('synthesis', 0):.0f} s, power "
+             f"{cluster.seconds.get('power', 0):.0f} s)."]
+    if cluster.power:
+        p = cluster.power.power
+        notes.append(
+            f"Power: a Lanczos step, {cluster.workload.description}; {p.cycles} cycles from the "
+            f"first command until the last retires, at {config.clock_mhz:g} MHz and "
+            f"{p.voltage:g} V. Transitions "
+            f"counted at gate level on the synthesized netlist, module by module "
+            f"(docs/power.md); the netlist's outputs equal the RTL's on all "
+            f"{cluster.power.cycles_checked} cycles and every FP unit's on "
+            f"{cluster.power.leaf_vectors_checked} input vectors. Energy per step "
+            f"{p.energy_pj() / 1e3:,.2f} nJ, "
+            f"{p.energy_pj() / cluster.workload.macs:.2f} pJ per multiply-accumulate; "
+            f"{p.toggle_rate:.3f} transitions per net per cycle.")
+        tables.append(_power_table("Cluster power on a Lanczos step", p))
+    else:
+        notes.append("Power not measured: gate-level simulation needs models of the cells, "
+                     "which dcom has only for its own library (run without --liberty).")
+    if report.full_dcom:
+        tables.append(_full_table(report))
+    charts = []
+    if systolic is not None:
+        tables.append(_area_table("Systolic array area by category (cluster scale)", systolic))
+        tables.append(_module_table("Systolic array modules", systolic))
+        if systolic.power:
+            tables.append(_power_table("Systolic array power on the same Lanczos step",
+                                       systolic.power.power))
+        comparison, by_group, explanation = _comparison(report)
+        tables += [comparison, by_group]
+        notes += explanation
+        designs = ["D-com cluster", "systolic array"]
+        area = [_grouped({c: f.area_um2 for c, f in d.area.items()})
+                for d in (cluster, systolic)]
+        charts.append(BarChart("Area by category", designs,
+                               {g: [a[g] for a in area] for g in GROUP_ORDER},
+                               ylabel="area (um^2)"))
+        if cluster.power and systolic.power:
+            power = [_grouped({c: f.total_uw for c, f in d.power.power.categories.items()})
+                     for d in (cluster, systolic)]
+            charts.append(BarChart("Power by category", designs,
+                                   {g: [p[g] for p in power] for g in GROUP_ORDER},
+                                   ylabel="power (uW), Lanczos step"))
+    else:
+        charts.append(BarChart("Area by category", list(cluster.area),
+                               {"area": [f.area_um2 for f in cluster.area.values()]},
+                               ylabel="area (um^2)"))
+        if cluster.power:
+            charts.append(BarChart(
+                "Power by category", list(cluster.power.power.categories),
+                {"internal": [f.internal_uw for f in cluster.power.power.categories.values()],
+                 "switching": [f.switching_uw
+                               for f in cluster.power.power.categories.values()],
+                 "SRAM access": [f.sram_uw for f in cluster.power.power.categories.values()],
+                 "leakage": [f.leakage_uw for f in cluster.power.power.categories.values()]},
+                ylabel="power (uW), Lanczos step"))
+    data = {"config": config.to_dict(), "seconds": report.seconds,
+            "cluster": cluster.to_dict(),
+            "systolic": systolic.to_dict() if systolic else None,
+            "full_array_estimate": {
+                "dcom": report.full_dcom.to_dict(config.clock_mhz) if report.full_dcom else None,
+                "systolic": report.full_systolic.to_dict(config.clock_mhz)
+                if report.full_systolic else None},
+            "ratios_dcom_over_systolic": report.ratios(), "paper_fig13": PAPER}
+    return write_report(out_dir, "dcom_synth", f"dcom synth: {config.describe()}", data,
+                        tables, charts, notes)
+
+
+def summary_lines(report: SynthReport) -> list[str]:
+    """What ``dcom synth`` prints when it is done."""
+    config, cluster = report.config, report.cluster
+    lines = [f"cluster: {cluster.area_um2():,.0f} um^2"
+             + (f", {cluster.power.power.total().total_uw / 1000:,.2f} mW on a Lanczos step"
+                if cluster.power else ", power not measured (user Liberty)")]
+    if report.full_dcom:
+        lines.append(f"full array, estimate (cluster x {config.n_clusters}): "
+                     f"{report.full_dcom.area_um2() / 1e6:,.2f} mm^2, "
+                     f"{report.full_dcom.power_uw() / 1e6:,.2f} W")
+    for scale, ratios in report.ratios().items():
+        parts = [f"{key} {value:.3f} ({100 * (value - 1):+.0f} %"
+                 + (f"; paper {100 * (PAPER[key] - 1):+.0f} %)" if key in PAPER else ")")
+                 for key, value in ratios.items()]
+        lines.append(f"D-com / systolic, {scale}: " + ", ".join(parts))
+    if report.files:
+        lines.append(f"report: {report.files.markdown}")
+    return lines

@@ -1,0 +1,243 @@
+"""dcom synth: area by category, gate-level power module by module, the systolic comparison.
+
+One small instance (2 x 2 clusters of 2 x 2 multipliers) goes through the whole flow once;
+the tests check its figures against independent bookkeeping, the module-by-module power
+against a simulation of the whole netlist, and the report and command line.
+"""
+
+import json
+import re
+from collections import defaultdict
+
+import pytest
+
+from dcom.cli import main
+from dcom.config import DcomConfig
+from dcom.simulators import available
+from dcom.synth.activity import read_activity
+from dcom.synth.cells import CELLS, write_verilog_models
+from dcom.synth.design import load_netlist
+from dcom.synth.evaluate import CLUSTER_RULES, evaluate
+from dcom.synth.gatesim import simulate
+from dcom.synth.liberty import write_liberty
+from dcom.synth.liberty_reader import read_liberty
+from dcom.synth.netlist import FLOP, STD, CellInstance, ModuleNetlist, instance_paths
+from dcom.synth.power import ToggleSet, power_breakdown, transition_energies
+from dcom.synth import technology as tech
+
+SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
+                   expansion=2)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    simulator, reason = available("icarus")
+    if simulator is None:
+        pytest.skip(reason)
+    lines = []
+    out = tmp_path_factory.mktemp("synth")
+    result = evaluate(SMALL, out, compare=("systolic",), tiles=2, progress=lines.append)
+    return result, lines, out
+
+
+def test_area_by_category_adds_up_and_multiplies_instances(report):
+    result, _, _ = report
+    for design in (result.cluster, result.systolic):
+        totals = design.result.totals()
+        assert design.area_um2() == pytest.approx(totals.area_um2, rel=1e-9)
+        assert sum(f.leakage_nw for f in design.area.values()) == \
+            pytest.approx(totals.leakage_nw, rel=1e-9)
+        # The buffer is one SRAM macro, all of it in the buffer category.
+        (macro, count), = totals.macros.items()
+        assert count == 1 and design.area["buffers (SRAM)"].macro_area_um2 == \
+            pytest.approx(totals.macro_area_um2)
+    cluster = result.cluster
+    multiplier = cluster.result.modules["dcom_fp_mul_fp32_s1"]
+    assert cluster.result.instances()["dcom_fp_mul_fp32_s1"] == 4
+    assert cluster.area["multipliers"].area_um2 == pytest.approx(4 * multiplier.area_um2)
+    # 2 row trees + 2 column trees of one adder each, 4 accumulator adders.
+    adder = cluster.result.modules["dcom_fp_add_fp32_s0"].std_area_um2
+    assert cluster.result.instances()["dcom_fp_add_fp32_s0"] == 8
+    assert cluster.area["reduction trees"].std_area_um2 > 4 * adder
+    assert cluster.area["accumulators"].std_area_um2 > 4 * adder
+
+
+def test_power_is_measured_on_a_checked_netlist(report):
+    result, lines, _ = report
+    for design in (result.cluster, result.systolic):
+        power, run = design.power.power, design.power
+        assert run.cycles_checked > power.cycles > 0 and run.leaf_vectors_checked > 0
+        total = power.total()
+        assert total.internal_uw > 0 and total.switching_uw > 0 and total.sram_uw > 0
+        assert 0 < total.clock_uw < total.internal_uw + total.switching_uw
+        assert total.leakage_uw == pytest.approx(design.result.totals().leakage_nw / 1000)
+        assert 0.01 < power.toggle_rate < 1
+    cluster = result.cluster.power.power
+    # The cluster's read ports are enabled in every cycle (two reads a cycle); the writes are
+    # the step's write-backs (one per tile row and tile column).
+    (accesses,) = cluster.sram_accesses.values()
+    assert accesses == {"reads": 2 * cluster.cycles, "writes": 4}
+    text = "\n".join(lines)
+    assert "netlist equals RTL" in text and "replaying" in text
+
+
+def test_module_by_module_power_equals_whole_netlist_simulation(report, tmp_path):
+    """The whole cluster netlist at gate level, one Icarus run, gives the same power."""
+    result, _, _ = report
+    design = result.cluster
+    synthesis = design.result
+    modules, library, macros = load_netlist(synthesis)
+    paths = instance_paths(modules, synthesis.top)
+    outputs = {p: len(b) for p, (d, b) in modules[synthesis.top].ports.items() if d == "output"}
+    cells = write_verilog_models(tmp_path / "cells.v")
+    run = simulate([synthesis.netlist, cells, synthesis.macro_views["models"]], synthesis.top,
+                   design.workload.stimulus, outputs, tmp_path, dump_scopes=list(paths))
+    activity = read_activity(run.vcd, modules, synthesis.top, {None: [run.window_ps]})[None]
+    per_path = defaultdict(dict)
+    for (path, bit), count in activity.toggles.items():
+        per_path[path][bit] = count
+    inherited = {(): None}
+    for path in paths:
+        if path:
+            inherited[path] = CLUSTER_RULES.instance(path[-1])
+    whole = power_breakdown(modules, library, macros,
+                            [ToggleSet(paths[p], t, inherited[p]) for p, t in per_path.items()],
+                            {}, activity.clock_edges, CLUSTER_RULES, {}, {}, SMALL.clock_mhz)
+    assert activity.clock_edges == design.power.power.cycles
+    for category, figures in design.power.power.categories.items():
+        expected = whole.categories[category]
+        assert figures.internal_uw + figures.switching_uw == pytest.approx(
+            expected.internal_uw + expected.switching_uw, rel=0.02, abs=1.0), category
+
+
+def test_reports_and_comparison(report):
+    result, _, out = report
+    data = json.loads((out / "dcom_synth.json").read_text())
+    assert set(data["cluster"]["area_by_category"]) == set(CLUSTER_RULES.order)
+    ratios = data["ratios_dcom_over_systolic"]
+    assert set(ratios) == {"cluster scale (measured)", "full array (estimate)"}
+    for values in ratios.values():
+        assert set(values) == {"area", "power", "energy"}
+    assert data["full_array_estimate"]["dcom"]["area_um2"] == pytest.approx(
+        4 * result.cluster.area_um2())
+    markdown = (out / "dcom_synth.md").read_text()
+    for heading in ("Cluster area by category", "Cluster power on a Lanczos step",
+                    "Full array (estimate)", "D-com versus a systolic array",
+                    "Where the difference comes from"):
+        assert f"## {heading}" in markdown
+    assert "1.03 (+3 %)" in markdown and "0.41 (-59 %)" in markdown
+    for chart in ("dcom_synth-area-by-category.png", "dcom_synth-power-by-category.png"):
+        assert (out / chart).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_prints_the_ratios_next_to_the_paper(report, monkeypatch, capsys):
+    result, _, _ = report
+    calls = []
+
+    def fake_evaluate(config, out, **options):
+        calls.append((config, options))
+        return result
+
+    monkeypatch.setattr("dcom.synth.evaluate.evaluate", fake_evaluate)
+    assert main(["synth", "--grid", "2x2", "--buffer-depth", "16", "--clusters", "2x2",
+                 "--expansion", "2", "--compare", "systolic", "--tiles", "2"]) == 0
+    config, options = calls[0]
+    assert config == SMALL and options["compare"] == ["systolic"] and options["tiles"] == 2
+    printed = capsys.readouterr().out
+    assert re.search(r"D-com / systolic, cluster scale \(measured\): area [\d.]+ "
+                     r"\([+-]\d+ %; paper \+3 %\), power [\d.]+ \([+-]\d+ %; paper -59 %\)",
+                     printed)
+    with pytest.raises(SystemExit):
+        main(["synth", "--tiles", "0"])
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return read_liberty(write_liberty(tmp_path_factory.mktemp("lib") / "dcom15.lib"))
+
+
+def test_liberty_reader_gives_internal_energy_supply_and_clock_pins(library):
+    assert library.voltage == tech.VDD
+    cells = {c.name: c for c in CELLS}
+    nand = library.cells["NAND2_X1"]
+    assert nand.pins["Y"].internal_energy_fj == pytest.approx(cells["NAND2_X1"].energy_fj(2),
+                                                              rel=1e-3)
+    flop = library.cells["DFF_X1"]
+    assert flop.clock_pins == ("CK",) and flop.pins["CK"].internal_energy_fj > 0
+    assert library.cells["INV_X1"].clock_pins == ()
+
+
+def test_transition_energy_of_a_net_by_hand(library):
+    """An inverter driving a NAND2 input and a flip-flop's clock: internal energy of the
+    inverter output plus the clock pin's, switching energy of both pins and their wires."""
+    cells = {"inv": CellInstance("inv", "INV_X1", STD, {"A": [2]}, {"Y": [3]}),
+             "nand": CellInstance("nand", "NAND2_X1", STD, {"A": [3], "B": [2]}, {"Y": [4]}),
+             "ff": CellInstance("ff", "DFF_X1", FLOP, {"D": [4], "CK": [3]}, {"Q": [5]})}
+    module = ModuleNetlist("m", {"a": ("input", [2]), "q": ("output", [5])}, cells, {}, {},
+                           {2: (None, "a"), 3: ("inv", "Y"), 4: ("nand", "Y"), 5: ("ff", "Q")},
+                           {2: [("inv", "A"), ("nand", "B")], 3: [("nand", "A"), ("ff", "CK")],
+                            4: [("ff", "D")], 5: [(None, "q")]})
+    internal, switching, clocks = transition_energies(module, library, None)
+    wire = tech.WIRE_CAP_FF_PER_UM * tech.WIRE_UM_PER_FANOUT
+    pins = library.cells["NAND2_X1"].pins["A"].capacitance_ff + \
+        library.cells["DFF_X1"].pins["CK"].capacitance_ff
+    assert switching[3] == pytest.approx(0.5 * tech.VDD ** 2 * (pins + 2 * wire))
+    assert internal[3] == pytest.approx(library.cells["INV_X1"].pins["Y"].internal_energy_fj
+                                        + library.cells["DFF_X1"].pins["CK"].internal_energy_fj)
+    assert clocks == {3} and switching[5] == 0.0
+
+
+VCD = """$timescale 1ps $end
+$scope module dcom_gatesim_tb $end
+$scope module dut $end
+$var wire 1 ! clk $end
+$var wire 2 " bus [1:0] $end
+$var wire 1 # alias $end
+$var wire 1 $ en $end
+$upscope $end
+$upscope $end
+$enddefinitions $end
+#0
+$dumpvars
+0!
+b00 "
+0#
+1$
+$end
+#5
+1!
+b11 "
+1#
+0#
+1#
+#10
+0!
+bx0 "
+#15
+1!
+b10 "
+0$
+#20
+0!
+b01 "
+#25
+1!
+"""
+
+
+def test_activity_counts_settled_transitions_in_windows(tmp_path):
+    vcd = tmp_path / "a.vcd"
+    vcd.write_text(VCD)
+    module = ModuleNetlist("top", {"clk": ("input", [2])}, {}, {},
+                           {"clk": [2], "bus": [7, 8], "alias": [7], "en": [9]}, {}, {})
+    counts = read_activity(vcd, {"top": module}, "top", {"early": [(0, 12)], "late": [(12, 30)]},
+                           probes=[((), 9)])
+    early, late = counts["early"], counts["late"]
+    # t=5: bus 00 -> 11 (two bits); "alias" names bit 7 again and is not counted twice; its
+    # glitch 1-0-1 within the time step settles to 1 and is not a transition.
+    assert early.toggles[((), 7)] == 1 and early.toggles[((), 8)] == 1
+    # t=10: unknown bits are no transitions; t=15: x0 -> 10 is none for bit 0; t=20: 10 -> 01.
+    assert late.toggles[((), 7)] == 1 and late.toggles[((), 8)] == 1
+    assert early.clock_edges == 1 and late.clock_edges == 2
+    # The enable is sampled before each rising edge: 1 at t=5 and t=15, 0 at t=25.
+    assert early.probe_highs[((), 9)] == 1 and late.probe_highs[((), 9)] == 1

@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             except (InputError, CompileError) as exc:
                 parser.exit(2, f"dcom perf: error: {exc}\n")
             return 0
-        if args.command == "synth":
-            return _synth(config, args, parser)
-        raise SystemExit(f"dcom {args.command}: not available in this version")
+        return _synth(config, args, parser)
     except ConfigError as exc:
         parser.exit(2, f"dcom {args.command}: error: {exc}\n")
 

@@ -454,6 +454,14 @@ class Dcom(wiring.Component):
         outer_step = Mux(is_mv, inst.m, 1)
         red_sets = Mux(is_mv, R, Mux(is_mtv, C, 1))
 
+        # UPDATE and SCALE work along the vector's own path: U rows, V columns.
+        side_path = Mux(side_v, Broadcast.COL, Broadcast.ROW)
+        side_write = Mux(side_v, ClusterOp.WRITE_COLS, ClusterOp.WRITE_ROWS)
+
+        def side_modes(mode):
+            return dict(row_mode=Mux(side_v, AccMode.HOLD, mode),
+                        col_mode=Mux(side_v, mode, AccMode.HOLD))
+
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
             with m.If(inst_class < len(InstructionClass)):
@@ -660,8 +668,7 @@ class Dcom(wiring.Component):
                 with m.Else():
                     vec = inst.c + outer
                     m.d.comb += issue(ClusterOp.PRELOAD, Broadcast.ROW, 0, vec,
-                                      row_mode=Mux(side_v, AccMode.HOLD, AccMode.ACCUMULATE),
-                                      col_mode=Mux(side_v, AccMode.ACCUMULATE, AccMode.HOLD))
+                                      **side_modes(AccMode.ACCUMULATE))
                     with m.If(~hazard(vec)):
                         m.d.comb += command_valid.eq(1)
                         m.d.sync += [inner.eq(0), addr_run.eq(inst.a + outer * inst.d),
@@ -672,18 +679,15 @@ class Dcom(wiring.Component):
                 with m.If(inner == inst.m):
                     m.next = "UPDATE_WRITE"
                 with m.Else():
-                    m.d.comb += issue(ClusterOp.MULTIPLY, Mux(side_v, Broadcast.COL, Broadcast.ROW),
-                                      addr_run, b_run, negate=1,
-                                      row_mode=Mux(side_v, AccMode.HOLD, AccMode.ACCUMULATE),
-                                      col_mode=Mux(side_v, AccMode.ACCUMULATE, AccMode.HOLD))
+                    m.d.comb += issue(ClusterOp.MULTIPLY, side_path, addr_run, b_run, negate=1,
+                                      **side_modes(AccMode.ACCUMULATE))
                     with m.If(~hazard(addr_run, b_run)):
                         m.d.comb += command_valid.eq(1)
                         m.d.sync += [inner.eq(inner + 1), addr_run.eq(addr_run + 1),
                                      b_run.eq(b_run + 1)]
 
             with m.State("UPDATE_WRITE"):
-                m.d.comb += [issue(Mux(side_v, ClusterOp.WRITE_COLS, ClusterOp.WRITE_ROWS),
-                                   Broadcast.ROW, inst.c + outer, 0),
+                m.d.comb += [issue(side_write, Broadcast.ROW, inst.c + outer, 0),
                              command_valid.eq(1), new_write.eq(1)]
                 m.d.sync += outer.eq(outer + 1)
                 m.next = "UPDATE_PRELOAD"
@@ -694,33 +698,27 @@ class Dcom(wiring.Component):
                     m.next = "FETCH"
                 with m.Else():
                     vec = inst.a + outer
-                    path = Mux(side_v, Broadcast.COL, Broadcast.ROW)
-                    m.d.comb += issue(ClusterOp.MULTIPLY, path, vec, inst.b,
-                                      row_mode=Mux(side_v, AccMode.HOLD, AccMode.RESTART),
-                                      col_mode=Mux(side_v, AccMode.RESTART, AccMode.HOLD))
+                    m.d.comb += issue(ClusterOp.MULTIPLY, side_path, vec, inst.b,
+                                      **side_modes(AccMode.RESTART))
                     with m.If(~hazard(vec, inst.b)):
                         m.d.comb += command_valid.eq(1)
                         m.next = "SCALE_LO"
 
             with m.State("SCALE_LO"):
                 vec = inst.a + outer
-                path = Mux(side_v, Broadcast.COL, Broadcast.ROW)
-                m.d.comb += issue(ClusterOp.MULTIPLY, path, vec, inst.b + 1,
-                                  row_mode=Mux(side_v, AccMode.HOLD, AccMode.ACCUMULATE),
-                                  col_mode=Mux(side_v, AccMode.ACCUMULATE, AccMode.HOLD))
+                m.d.comb += issue(ClusterOp.MULTIPLY, side_path, vec, inst.b + 1,
+                                  **side_modes(AccMode.ACCUMULATE))
                 with m.If(~hazard(vec, inst.b + 1)):
                     m.d.comb += command_valid.eq(1)
                     m.next = "SCALE_WRITE_VECTOR"
 
             with m.State("SCALE_WRITE_VECTOR"):
-                write = Mux(side_v, ClusterOp.WRITE_COLS, ClusterOp.WRITE_ROWS)
-                m.d.comb += [issue(write, Broadcast.ROW, inst.a + outer, 0),
+                m.d.comb += [issue(side_write, Broadcast.ROW, inst.a + outer, 0),
                              command_valid.eq(1), new_write.eq(1)]
                 m.next = "SCALE_WRITE_BASIS"
 
             with m.State("SCALE_WRITE_BASIS"):
-                write = Mux(side_v, ClusterOp.WRITE_COLS, ClusterOp.WRITE_ROWS)
-                m.d.comb += [issue(write, Broadcast.ROW, inst.c + outer * inst.d, 0,
+                m.d.comb += [issue(side_write, Broadcast.ROW, inst.c + outer * inst.d, 0,
                                    lane=inst.m),
                              command_valid.eq(1), new_write.eq(1)]
                 m.d.sync += outer.eq(outer + 1)

@@ -679,8 +679,16 @@ def _run_table(run: LanczosPerf) -> "Table":
               f"{1e6 * timing.seconds:,.1f} us at {run.config.clock_mhz:g} MHz a prompt; "
               f"{1e3 * run.batch_seconds:,.2f} ms for the batch of {run.workload.batch}. "
               f"Bound: each instruction at the throughput of its busiest resource ("
-              f"{', '.join(RESOURCES)}), latencies overlapped; peak "
-              f"{run.config.n_multipliers:,} MAC/cycle.")
+              f"{', '.join(RESOURCES)}), latencies overlapped. Peak "
+              f"{run.config.n_multipliers:,} MAC/cycle: a MULTIPLY a cycle in every cluster, "
+              f"which is also what the buffers' two read ports deliver (a tile and a vector "
+              f"word), so buffer bandwidth and multipliers bound MV and MTV alike. The banks "
+              f"({run.config.bank_width} bits a cycle each, {run.config.bank_cycles_per_word} "
+              f"cycle(s) a word) serve only LOAD and STORE; were A streamed from them for every "
+              f"product, each bank would feed its {run.config.cluster_rows} clusters and MV "
+              f"would take {run.config.cluster_rows * run.config.bank_cycles_per_word}x its "
+              f"multiplier bound. The reduction tree takes one group of f partial vectors a "
+              f"cycle; the scalar unit one square root, then one reciprocal, per NORM.")
 
 
 def _fit_notes(run: LanczosPerf) -> str:

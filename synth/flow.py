@@ -202,48 +202,9 @@ def validate_liberty(path: str | Path, work_dir: str | Path,
 
 
 @dataclass(frozen=True)
-class ModuleFigures:
-    """What one module contains itself (submodules are counted, not expanded)."""
-
-    name: str
-    cells: dict[str, int]
-    macros: dict[str, int]
-    submodules: dict[str, int]
-    unmapped: dict[str, int]
-    std_area_um2: float
-    macro_area_um2: float
-    std_leakage_nw: float
-    macro_leakage_nw: float
-    flip_flops: int
-
-    @property
-    def area_um2(self) -> float:
-        """Standard cells plus macros."""
-        return self.std_area_um2 + self.macro_area_um2
-
-    @property
-    def leakage_nw(self) -> float:
-        """Standard cells plus macros."""
-        return self.std_leakage_nw + self.macro_leakage_nw
-
-    @property
-    def cell_count(self) -> int:
-        """Number of standard cells."""
-        return sum(self.cells.values())
-
-    def to_dict(self) -> dict:
-        """Plain-data form for JSON reports."""
-        return {"cells": self.cells, "macros": self.macros, "submodules": self.submodules,
-                "unmapped": self.unmapped, "cell_count": self.cell_count,
-                "flip_flops": self.flip_flops, "std_area_um2": self.std_area_um2,
-                "macro_area_um2": self.macro_area_um2, "area_um2": self.area_um2,
-                "std_leakage_nw": self.std_leakage_nw,
-                "macro_leakage_nw": self.macro_leakage_nw, "leakage_nw": self.leakage_nw}
-
-
-@dataclass(frozen=True)
 class DesignTotals:
-    """A module with everything below it, each submodule times its instance count."""
+    """Cells, macros, area and leakage of a module with everything below it, each submodule
+    times its instance count."""
 
     cells: dict[str, int]
     macros: dict[str, int]
@@ -275,6 +236,19 @@ class DesignTotals:
                 "macro_area_um2": self.macro_area_um2, "area_um2": self.area_um2,
                 "std_leakage_nw": self.std_leakage_nw,
                 "macro_leakage_nw": self.macro_leakage_nw, "leakage_nw": self.leakage_nw}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleFigures(DesignTotals):
+    """What one module contains itself: its submodules are counted, not expanded."""
+
+    name: str
+    submodules: dict[str, int]
+    unmapped: dict[str, int]
+
+    def to_dict(self) -> dict:
+        """Plain-data form for JSON reports."""
+        return {**super().to_dict(), "submodules": self.submodules, "unmapped": self.unmapped}
 
 
 @dataclass

@@ -15,6 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 
 from dcom.config import DcomConfig
+from dcom.hw.generate import TOP_MODULE, emit_verilog
 from dcom.sw.compiler import compile_lanczos
 from dcom.sw.fparith import round_to
 from dcom.sw.fuzz import fuzz_case
@@ -22,7 +23,13 @@ from dcom.sw.hwlanczos import start_vector
 from dcom.sw.isa import HostError, Instruction, Opcode, Register, Side, Status
 from dcom.sw.isasim import IsaSimulator
 from dcom.sw.lanczos import singular_triplets
+from dcom.tb.cosim import HdlDesign
 from dcom.tb.host import HostDriver
+
+
+def top_design(config: DcomConfig) -> HdlDesign:
+    """The top level of ``config``, emitted as ``dcom generate`` does, for :func:`run_cocotb`."""
+    return HdlDesign(TOP_MODULE, lambda out_dir: emit_verilog(config, out_dir), config.to_dict())
 
 
 #: Period of the clock the benches drive.

@@ -5,17 +5,14 @@ import json
 import pytest
 
 from dcom.config import DcomConfig
-from dcom.hw.generate import TOP_MODULE, emit_verilog
-from dcom.tb.cosim import HdlDesign, run_cocotb
+from dcom.tb.cosim import run_cocotb
+from dcom.tb.top import top_design
 
 pytestmark = pytest.mark.cocotb
 
-SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=64,
-                   bank_depth=64, broadcast_depth=16, program_depth=64, expansion=2)
-
-
-def top_design(config: DcomConfig) -> HdlDesign:
-    return HdlDesign(TOP_MODULE, lambda out_dir: emit_verilog(config, out_dir), config.to_dict())
+# One build serves the memory, error and fuzz benches and a Lanczos case.
+SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=128,
+                   bank_depth=256, broadcast_depth=32, program_depth=128, expansion=2)
 
 
 def run_top(config: DcomConfig, sim: str, seed: int, testcase: str, **env):
@@ -37,9 +34,7 @@ LANCZOS_CASES = {
                                 buffer_depth=256, bank_depth=512, broadcast_depth=32,
                                 program_depth=128, expansion=1),
                      dict(rows=40, cols=12, steps=6)),
-    "2x2-2x2-f2-wide": (SMALL.replace(buffer_depth=128, bank_depth=256, broadcast_depth=32,
-                                      program_depth=128),
-                        dict(rows=9, cols=22, steps=5)),
+    "2x2-2x2-f2-wide": (SMALL, dict(rows=9, cols=22, steps=5)),
     "2x4-4x4-f4-square": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4, grid_cols=4,
                                      buffer_depth=128, bank_depth=256, broadcast_depth=32,
                                      program_depth=256, expansion=4),

@@ -22,7 +22,7 @@ generate: install
 	$(BIN)/dcom generate --out $(OUT)/rtl
 
 test: install-test
-	$(BIN)/python -m pytest -n $(JOBS)
+	$(BIN)/python -m pytest -n $(JOBS) --durations=30
 
 clean:
 	rm -rf build $(OUT)

@@ -14,9 +14,13 @@ __all__ = ["main", "config_from_args"]
 _DEFAULTS = DcomConfig()
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+_CONFIG_OPTIONS = ("config", "clusters", "grid", "acc_format", "expansion", "buffer_depth",
+                   "bank_width", "clock_mhz")
+
+
+def _add_config_options(parser: argparse.ArgumentParser, description: str | None = None) -> None:
     group = parser.add_argument_group(
-        "configuration", "the D-com instance; defaults are the paper's design point")
+        "configuration", description or "the D-com instance; defaults are the paper's design point")
     group.add_argument("--config", type=Path, metavar="JSON",
                        help="configuration file (keys as in DcomConfig); options below override it")
     group.add_argument("--clusters", metavar="RxC",
@@ -92,6 +96,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="only tests matching this pytest -k expression")
     reg.add_argument("--junit", type=Path, metavar="XML", help="write JUnit XML here")
     reg.add_argument("--waves", action="store_true", help="record waveforms")
+    _add_config_options(reg, "with any of these options, run the cluster bench and a Lanczos "
+                             "program on that instance (defaults: the paper's design point) "
+                             "instead of the suite's small configurations")
 
     syn = sub.add_parser(
         "synth", help="synthesize with Yosys and report area and power",
@@ -151,11 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
+        config = config_from_args(args)
         if args.command == "regress":
             from dcom.tb.regress import regress
+            chosen = any(getattr(args, name) is not None for name in _CONFIG_OPTIONS)
             return regress(sim=args.sim, seed=args.seed, workers=args.workers,
-                           select=args.select, junit=args.junit, waves=args.waves)
-        config = config_from_args(args)
+                           select=args.select, junit=args.junit, waves=args.waves,
+                           config=config if chosen else None)
         if args.command == "generate":
             from dcom.hw.generate import generate
             generate(config, args.out)

@@ -17,9 +17,10 @@ Gemmini's two dataflows, Genc et al., DAC 2021), built from the same FP units as
 * The accumulators (one combinational adder each, as in the cluster) sum over tiles; a write
   command, once its token has passed the last column, stores them rounded to FP16 in a buffer
   word.
-* One global buffer (an Amaranth memory: an SRAM macro in synthesis) feeds the edges: port A
-  reads weight rows (or serves host reads), port B activation vectors, and the write port takes
-  results or host fills. D-com instead has a buffer in every cluster.
+* One global buffer (an :class:`~dcom.hw.sram.Sram` like the cluster's: an SRAM macro in
+  synthesis) feeds the edges: port A reads weight rows (or serves host reads), port B
+  activation vectors, and the write port takes results or host fills. D-com instead has a
+  buffer in every cluster.
 
 Why weight-stationary: it is the "typical" systolic array the paper's comparison suggests, and
 the one that, like a D-com cluster, holds a tile of ``A`` in place while a vector passes. An
@@ -39,17 +40,28 @@ keeps that rule, as the cluster's keeps its buffer hazards.
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import data, enum, memory, wiring
+from typing import NamedTuple
+
+from amaranth import Cat, Module, Mux, Signal, Value
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.data import View
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from dcom.config import FORMATS, ConfigError
 from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
+from dcom.hw.sram import Sram
 
 __all__ = ["SystolicPE", "SystolicArray", "SystolicAcc", "systolic_command_layout",
            "encode_systolic_command"]
+
+
+class _SramPort(NamedTuple):
+    # One port of the buffer, its data seen as FP16 lanes.
+    en: Value
+    addr: Value
+    data: View
 
 
 class SystolicAcc(enum.Enum, shape=2):
@@ -211,11 +223,11 @@ class SystolicArray(wiring.Component):
         rows, cols, lanes = self.rows, self.cols, self.lanes
         acc_fmt = self.acc_format
         word = data.ArrayLayout(16, lanes)
-        m.submodules.buffer = buffer = memory.Memory(shape=word, depth=self.buffer_depth,
-                                                     init=[])
-        port_w_rows = buffer.read_port()
-        port_x = buffer.read_port()
-        port_write = buffer.write_port(granularity=1)
+        m.submodules.buffer = buffer = Sram(self.buffer_depth, 16 * lanes, read_ports=2,
+                                            lane_bits=16, library=self._library)
+        port_w_rows = _SramPort(buffer.rd0_en, buffer.rd0_addr, View(word, buffer.rd0_data))
+        port_x = _SramPort(buffer.rd1_en, buffer.rd1_addr, View(word, buffer.rd1_data))
+        port_write = _SramPort(buffer.wr_en, buffer.wr_addr, View(word, buffer.wr_data))
 
         cmd, valid = self.cmd.payload, self.cmd.valid
         # The SRAM ports read only when a command or the host needs them.

@@ -11,7 +11,7 @@ Prints one table per part and writes ``bench_tools.json`` / ``.md`` into ``--out
   results through the host port, as every regression does, so this is the regression's speed.
   Builds are cached (``DCOM_BUILD_DIR``); ``--fresh-build`` measures them from scratch.
 * **synthesize**: the cluster's synthesis and the whole ``dcom synth`` report
-  (:func:`dcom.synth.evaluate.evaluate`), skipped with a note where dcom.synth lacks it.
+  (:func:`dcom.synth.evaluate.evaluate`).
 * **test suite** (``--suite``): ``pytest`` over ``tests/``, which takes long.
 
 Usage::
@@ -124,14 +124,11 @@ def bench_simulate(fresh_build: bool) -> Table:
 
 
 def bench_synthesize(grid: tuple[int, int], work: Path) -> Table:
-    """The cluster's synthesis and the whole synthesis report, if dcom.synth has them."""
+    """The cluster's synthesis and the whole synthesis report."""
+    from dcom.synth.evaluate import evaluate
+
     config = DcomConfig(grid_rows=grid[0], grid_cols=grid[1])
     columns = ["step", "seconds"]
-    try:
-        from dcom.synth.evaluate import evaluate
-    except ImportError as exc:
-        return Table("Synthesis", columns, [["skipped", "-"]],
-                     notes=f"dcom.synth does not provide the report flow yet ({exc}).")
     say(f"synthesize a {grid[0]}x{grid[1]} cluster and write the report ...")
     report = evaluate(config, work / "synth", progress=lambda line: say(f"  {line}"))
     rows = [[f"cluster {name}", seconds] for name, seconds in report.cluster.seconds.items()]

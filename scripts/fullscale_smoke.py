@@ -5,19 +5,20 @@ folder), runs the top-level Lanczos bench on an activation-like matrix, checks e
 of U and V and every alpha and beta against the ISA simulator, and prints the build time, the
 simulated cycles and the wall time. Not part of the test suite: the build takes a long time.
 
-    python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8]
+    python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8] [--cflags -O1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 
 from dcom.config import DcomConfig
-from dcom.tb.cosim import build_root, run_cocotb, write_verilog
+from dcom.tb.cosim import run_cocotb, simulator_build_dir, write_verilog
 from dcom.tb.top import top_design
 
 
@@ -27,15 +28,18 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=512)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cflags", default="-O1",
+                        help="C++ flags of the Verilator model (default -O1: the build takes "
+                             "longer than the test suite's -O0, the run much less)")
     args = parser.parse_args()
+    os.environ["DCOM_VERILATOR_CFLAGS"] = args.cflags
     config = DcomConfig()
     design = top_design(config)
 
     start = time.monotonic()
-    files, digest = write_verilog(design)
+    files, _ = write_verilog(design)
     emitted = time.monotonic() - start
-    built_before = (build_root() / "sim" / "verilator" / f"{design.toplevel}-{digest}"
-                    / "dcom-build.done").exists()
+    built_before = (simulator_build_dir(design, "verilator") / "dcom-build.done").exists()
     print(f"{config.describe()}: Verilog {sum(f.stat().st_size for f in files) / 1e6:.2f} MB "
           f"in {emitted:.0f} s; Verilator build {'cached' if built_before else 'starting'}",
           flush=True)

@@ -1,11 +1,10 @@
 """Hierarchical synthesis of dcom's generated designs, and their area by category.
 
 A design built with a :class:`~dcom.hw.hierarchy.ModuleLibrary` has each repeated block (FP
-units, clusters, PEs) as one Verilog module, instantiated many times through thin wrapper
-modules. :func:`synthesize_library` synthesizes every library module once, dissolving the
-wrappers (flatten, keeping the library modules as boundaries), so a cluster's 64 multipliers
-are one synthesized multiplier times 64, and a top level of 256 clusters is one cluster times
-256 plus the top's own logic. :func:`category_figures` then adds the results up by category
+units, clusters, PEs) as one Verilog module, instantiated many times. :func:`synthesize_library`
+synthesizes every library module once (flattening the rest, keeping the library modules as
+boundaries), so a cluster's 64 multipliers are one synthesized multiplier times 64, and a top
+level of 256 clusters is one cluster times 256 plus the top's own logic. :func:`category_figures` then adds the results up by category
 (:mod:`dcom.synth.categories`).
 """
 

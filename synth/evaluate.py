@@ -60,15 +60,15 @@ PAPER = {"area": 1.03, "power": 0.41}
 CLUSTER_RULES = CategoryRules(
     order=("multipliers", "reduction trees", "accumulators", "scatter network + control",
            "buffers (SRAM)"),
-    instances=((r"mul_\d+_\d+\.block", "multipliers"),
-               (r"(row|col)\d+_l\d+_\d+\.block", "reduction trees"),
-               (r"(row|col)_acc_(add|widen)\d+\.block|narrow_(row|col)\d+\.block",
+    instances=((r"mul_\d+_\d+", "multipliers"),
+               (r"(row|col)\d+_l\d+_\d+", "reduction trees"),
+               (r"(row|col)_acc_(add|widen)\d+|narrow_(row|col)\d+",
                 "accumulators"),
                # The buffer's macro, directly or inside dcom.hw.sram's module.
                (r"buffer(\..+)?", "buffers (SRAM)")),
     endpoints=((r"^(row|col)\d+_(l\d+_\d+_q|align_d\d+)\[", "reduction trees"),
                (r"^(row|col)_acc\[", "accumulators"),
-               (r"^(row|col)_acc_add\d+\.block\.", "accumulators")),
+               (r"^(row|col)_acc_add\d+\.", "accumulators")),
     glue="scatter network + control")
 
 #: Categories of a whole D-com instance (``dcom.hw.top``): the cluster's, the top level's
@@ -85,13 +85,13 @@ TOP_RULES = CategoryRules(
 SYSTOLIC_RULES = CategoryRules(
     order=("multipliers", "PE adders", "weight registers", "PE data registers", "input skew",
            "accumulators", "control", "buffers (SRAM)"),
-    instances=((r"mul\.block", "multipliers"), (r"add\.block", "PE adders"),
-               (r"acc_add\d+\.block|narrow\d+\.block", "accumulators"),
+    instances=((r"mul", "multipliers"), (r"add", "PE adders"),
+               (r"acc_add\d+|narrow\d+", "accumulators"),
                (r"buffer", "buffers (SRAM)")),
-    endpoints=((r"^w[01]\[|^w_out$|^mul\.block\.a\[", "weight registers"),
+    endpoints=((r"^w[01]\[|^w_out$|^mul\.a\[", "weight registers"),
                (r"^(a_out|sel_out|a_valid_out|p_out)\[", "PE data registers"),
                (r"^skew\d+_", "input skew"),
-               (r"^acc\[|^acc_add\d+\.block\.", "accumulators")),
+               (r"^acc\[|^acc_add\d+\.", "accumulators")),
     glue="control")
 
 

@@ -97,7 +97,7 @@ def _time_of_cycle(cycle: int) -> int:
 
 
 def _escaped(path: Sequence[str]) -> str:
-    # Instance names such as ``mul_0_0.block`` need Verilog's escaped-identifier form.
+    # Names Yosys gives (``$auto$...``, flattened ``a.b``) need the escaped-identifier form.
     return ".".join(p if p.isidentifier() else f"\\{p} " for p in path)
 
 

@@ -205,12 +205,14 @@ def model_verilog(config: SramConfig) -> str:
 
     Synchronous reads return the word stored before a same-cycle write (read-first, like an
     Amaranth read port that is not transparent); ``Wn_MASK`` selects the bits written. The
-    contents start at zero, as Amaranth memories do by default.
+    contents and the read data registers start at zero, as Amaranth memories and read ports
+    do by default.
     """
     ports = ",\n  ".join(_port_declarations(config, data_reg=True))
+    clear = "".join(f" R{i}_DATA = 0;" for i in range(config.read_ports))
     body = [f"  reg [{config.width - 1}:0] mem [0:{config.depth - 1}];",
             "  integer i;",
-            f"  initial for (i = 0; i < {config.depth}; i = i + 1) mem[i] = 0;"]
+            f"  initial begin for (i = 0; i < {config.depth}; i = i + 1) mem[i] = 0;{clear} end"]
     for i in range(config.read_ports):
         body.append(f"  always @(posedge R{i}_CLK) if (R{i}_EN) R{i}_DATA <= mem[R{i}_ADDR];")
     for i in range(config.write_ports):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -9,9 +11,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+from dcom.config import DcomConfig
 from dcom.simulators import SIMULATORS
 
-__all__ = ["regress", "summarize_junit"]
+__all__ = ["regress", "summarize_junit", "CONFIG_ENV"]
 
 TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 
@@ -36,9 +39,18 @@ def summarize_junit(xml_path: Path) -> dict[str, Counter]:
     return counts
 
 
+#: Environment variable that carries the configuration of ``dcom regress --clusters ...`` to
+#: the tests, as JSON.
+CONFIG_ENV = "DCOM_REGRESS_CONFIG"
+
+
 def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
-            select: str | None = None, junit: Path | None = None, waves: bool = False) -> int:
+            select: str | None = None, junit: Path | None = None, waves: bool = False,
+            config: DcomConfig | None = None) -> int:
     """Run every cocotb test (pytest marker ``cocotb``) and print a per-simulator summary.
+
+    With ``config``, run instead the tests that take a chosen configuration (marker
+    ``configured``): the cluster bench and a Lanczos program on that instance.
 
     Returns
     -------
@@ -49,8 +61,13 @@ def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
         raise SystemExit(f"dcom regress needs the test suite from the dcom source tree "
                          f"(looked for {TESTS_DIR})")
     junit = junit or Path(tempfile.mkdtemp(prefix="dcom-regress-")) / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", str(TESTS_DIR), "-m", "cocotb", "--sim", sim,
+    marker = "configured" if config is not None else "cocotb and not configured"
+    cmd = [sys.executable, "-m", "pytest", str(TESTS_DIR), "-m", marker, "--sim", sim,
            f"--junitxml={junit}", "-o", "junit_family=xunit2"]
+    env = dict(os.environ)
+    if config is not None:
+        env[CONFIG_ENV] = json.dumps(config.to_dict())
+        print(f"configuration: {config.describe()}", flush=True)
     if seed is not None:
         cmd += ["--seed", str(seed)]
     if workers > 1:
@@ -60,7 +77,7 @@ def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
     if waves:
         cmd += ["--waves"]
     print("running:", " ".join(cmd), flush=True)
-    status = subprocess.run(cmd, check=False).returncode
+    status = subprocess.run(cmd, check=False, env=env).returncode
     if junit.exists():
         counts = summarize_junit(junit)
         print(f"\n{'simulator':<10} {'ran':>5} {'passed':>7} {'failed':>7} {'skipped':>8}")

@@ -48,16 +48,22 @@ async def _host(dut) -> tuple[HostDriver, np.random.Generator]:
     return host, np.random.default_rng(cocotb.RANDOM_SEED)
 
 
-def write_cycles(case: dict, config: DcomConfig, counters: dict, status: Status,
-                 stop_pc: int) -> None:
-    """Write the RTL's cycle counters and how the program stopped to the JSON file
+def write_cycles(records: list[dict]) -> None:
+    """Write the RTL's cycle counters and how each program stopped to the JSON file
     ``DCOM_CYCLES_OUT`` names, if any (the performance model's validation reads it)."""
     if "DCOM_CYCLES_OUT" in os.environ:
         with open(os.environ["DCOM_CYCLES_OUT"], "w") as out:
-            json.dump({"case": case, "config": config.to_dict(), "counters": counters,
-                       "status": Status(status).name, "stop_pc": stop_pc}, out)
+            json.dump(records, out)
 
 
+async def cycles_record(host: HostDriver, status: Status, stop_pc: int, **program) -> dict:
+    """The counters after a program, how it stopped, and what identifies the program."""
+    return {**program, "counters": await host.counters(), "status": Status(status).name,
+            "stop_pc": stop_pc}
+
+
+#: Instructions of a fuzz program besides its LOADs and HALT.
+FUZZ_PROGRAM_LENGTH = 12
 #: Words per cluster the memory_paths program loads.
 MEMORY_PATHS_WORDS = 3
 
@@ -106,10 +112,11 @@ async def memory_paths(dut):
             assert np.array_equal(got[words:words + C], row_copies), f"BCAST U at ({r}, {c})"
             col_copies = images[c, np.arange(R) * words + 1]       # slot 1 of (k, c), k < R
             assert np.array_equal(got[words + C:], col_copies), f"BCAST V at ({r}, {c})"
-    counters = await host.counters()
+    record = await cycles_record(host, status, len(program) - 1)
+    counters = record["counters"]
     assert counters["cycles"] > 0 and counters["cycles_memory"] > 0
     assert counters["cycles_bcast"] > 0 and counters["cycles_mv"] == 0
-    write_cycles({"program": "memory_paths"}, config, counters, status, len(program) - 1)
+    write_cycles([record])
 
 
 @cocotb.test()
@@ -222,28 +229,32 @@ async def lanczos_program(dut):
     exact = np.linalg.svd(a.astype(np.float64), compute_uv=False)[:rank]
     error = np.max(np.abs(s - exact) / exact[0])
     assert error < case.get("sv_tolerance", 5e-3), f"singular values off by {error:.2e}"
-    counters = await host.counters()
+    record = await cycles_record(host, status, sim.stop_pc)
     dut._log.info("Lanczos %dx%d k=%d on %s: %s; singular-value error %.1e", rows, cols, steps,
-                  config.describe(), counters, error)
-    write_cycles(case, config, counters, status, sim.stop_pc)
+                  config.describe(), record["counters"], error)
+    write_cycles([record])
 
 
 @cocotb.test()
 async def random_programs(dut):
     """The controller fuzzer: random valid programs over random banks with special values, on
     the RTL and the ISA simulator; banks, buffers (dumped to the banks), broadcast memory,
-    status and stop pc compared after every program."""
+    status and stop pc compared after every program. Records each program's cycle counters."""
     host, rng = await _host(dut)
     config = host.config
     programs = int(os.environ.get("DCOM_FUZZ_PROGRAMS", "4"))
     sim = IsaSimulator(config)      # like the RTL, it keeps its buffers from program to program
+    records = []
     for index in range(programs):
-        case = fuzz_case(config, int(rng.integers(1 << 31)), length=12,
-                         invalid_rate=0.02 if index % 2 else 0.0)
-        await _run_on_both(host, sim, case.banks, case.program, case.tol, 200_000)
+        seed, invalid_rate = int(rng.integers(1 << 31)), 0.02 if index % 2 else 0.0
+        case = fuzz_case(config, seed, length=FUZZ_PROGRAM_LENGTH, invalid_rate=invalid_rate)
+        status = await _run_on_both(host, sim, case.banks, case.program, case.tol, 200_000)
+        records.append(await cycles_record(host, status, sim.stop_pc, seed=seed,
+                                           length=FUZZ_PROGRAM_LENGTH, invalid_rate=invalid_rate))
         # Dump every cluster's buffer window into the banks, on both, then compare.
         sim.run(case.dump, case.tol)
         await host.load_program(case.dump)
         await host.start()
         assert await host.wait(200_000) == Status.DONE
         await _compare_state(host, sim, range(config.bank_depth), config.broadcast_depth)
+    write_cycles(records)

@@ -10,12 +10,15 @@ Options
     Seed for the randomized cocotb tests (default: a fixed seed per test).
 """
 
+import json
 import os
 import zlib
 
 import pytest
 
+from dcom.config import DcomConfig
 from dcom.simulators import SIMULATORS, available
+from dcom.tb.regress import CONFIG_ENV
 
 
 def pytest_addoption(parser):
@@ -52,3 +55,11 @@ def seed(request):
     """``--seed`` if given, else a seed fixed by the test's name (stable across runs)."""
     given = request.config.getoption("--seed")
     return given if given is not None else zlib.crc32(request.node.name.encode())
+
+
+@pytest.fixture
+def regress_config():
+    """The configuration ``dcom regress --clusters ...`` chose; skips when there is none."""
+    if CONFIG_ENV not in os.environ:
+        pytest.skip("runs on a configuration chosen with dcom regress --clusters/--grid/--config")
+    return DcomConfig.from_dict(json.loads(os.environ[CONFIG_ENV]))

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.cocotb
 CONFIGS = {
     "1x1": DcomConfig(grid_rows=1, grid_cols=1, buffer_depth=16),
     "2x4": DcomConfig(grid_rows=2, grid_cols=4, buffer_depth=16),
-    "4x4-fp16acc": DcomConfig(grid_rows=4, grid_cols=4, buffer_depth=16, acc_format="fp16"),
-    "4x2-pipelined": DcomConfig(grid_rows=4, grid_cols=2, buffer_depth=16, mul_stages=2,
-                                add_stages=1, tree_registers=False),
+    "4x4-fp16acc-pipelined": DcomConfig(grid_rows=4, grid_cols=4, buffer_depth=16,
+                                        acc_format="fp16", mul_stages=2, add_stages=1,
+                                        tree_registers=False),
     "8x8": DcomConfig(grid_rows=8, grid_cols=8, buffer_depth=16),
 }
 
@@ -32,13 +32,21 @@ def cluster_design(config: DcomConfig) -> HdlDesign:
     return HdlDesign("dcom_cluster", emit, config.to_dict())
 
 
-@pytest.mark.parametrize("name", CONFIGS)
-def test_cluster_bit_exact(name, sim, seed):
-    config = CONFIGS[name]
+def run_cluster_bench(config: DcomConfig, sim: str, seed: int) -> None:
     commands = 200 if sim == "verilator" else 60
     run_cocotb(cluster_design(config), "dcom.tb.cluster", sim, seed=seed,
                env={"DCOM_CONFIG": json.dumps(config.to_dict()),
                     "DCOM_RANDOM_COMMANDS": str(commands)})
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_cluster_bit_exact(name, sim, seed):
+    run_cluster_bench(CONFIGS[name], sim, seed)
+
+
+@pytest.mark.configured
+def test_cluster_bit_exact_configured(regress_config, sim, seed):
+    run_cluster_bench(regress_config, sim, seed)
 
 
 def test_flat_cluster_in_amaranth_simulator():

@@ -1,12 +1,20 @@
-"""The top level on both simulators: memory paths, errors, Lanczos programs, a fuzzer."""
+"""The top level on both simulators: memory paths, errors, Lanczos programs, a fuzzer.
+
+Every program's cycle counters are also checked against the performance model
+(``dcom.sw.perf``), which is meant to be cycle-exact (the requirement is 5%).
+"""
 
 import json
 
 import pytest
 
 from dcom.config import DcomConfig
+from dcom.sw.compiler import compile_lanczos
+from dcom.sw.fuzz import fuzz_case
+from dcom.sw.isa import Status
+from dcom.sw.perf import program_cycles
 from dcom.tb.cosim import run_cocotb
-from dcom.tb.top import top_design
+from dcom.tb.top import memory_paths_program, top_design
 
 pytestmark = pytest.mark.cocotb
 
@@ -15,18 +23,35 @@ SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buf
                    bank_depth=256, broadcast_depth=32, program_depth=128, expansion=2)
 
 
-def run_top(config: DcomConfig, sim: str, seed: int, testcase: str, **env):
+def run_top(config: DcomConfig, sim: str, seed: int, testcase: str, tmp_path,
+            **env) -> list[dict]:
+    """Run one bench of ``dcom.tb.top``; return the cycle records it wrote, if any."""
+    out = tmp_path / "cycles.json"
     run_cocotb(top_design(config), "dcom.tb.top", sim, testcase=testcase, seed=seed,
                run_name=f"{testcase}-{seed}",
-               env={"DCOM_CONFIG": json.dumps(config.to_dict()), **env})
+               env={"DCOM_CONFIG": json.dumps(config.to_dict()), "DCOM_CYCLES_OUT": str(out),
+                    **env})
+    return json.loads(out.read_text()) if out.exists() else []
 
 
-def test_memory_paths(sim, seed):
-    run_top(SMALL, sim, seed, "memory_paths")
+def assert_counters_match(config: DcomConfig, program, rtl: dict) -> None:
+    """The performance model's counters for ``program`` equal the RTL's, class by class."""
+    status = Status[rtl["status"]]
+    stop = (status, rtl["stop_pc"]) if status in (Status.BREAKDOWN, Status.OVERFLOW) else None
+    model = program_cycles(config, program, stop=stop)
+    assert (model.status, model.stop_pc) == (status, rtl["stop_pc"])
+    counters = model.counters()
+    assert counters == rtl["counters"], "\n".join(
+        f"{name:14} model {counters[name]:8} RTL {rtl['counters'][name]:8}" for name in counters)
 
 
-def test_bad_programs_and_requests(sim, seed):
-    run_top(SMALL, sim, seed, "bad_programs_and_requests")
+def test_memory_paths(sim, seed, tmp_path):
+    (record,) = run_top(SMALL, sim, seed, "memory_paths", tmp_path)
+    assert_counters_match(SMALL, memory_paths_program(SMALL), record)
+
+
+def test_bad_programs_and_requests(sim, seed, tmp_path):
+    run_top(SMALL, sim, seed, "bad_programs_and_requests", tmp_path)
 
 
 LANCZOS_CASES = {
@@ -45,10 +70,31 @@ LANCZOS_CASES = {
 @pytest.mark.parametrize("name", LANCZOS_CASES)
 def test_lanczos_program(name, sim, seed, tmp_path):
     config, case = LANCZOS_CASES[name]
-    run_top(config, sim, seed, "lanczos_program",
-            DCOM_LANCZOS=json.dumps({**case, "seed": seed % 1000}))
+    (record,) = run_top(config, sim, seed, "lanczos_program", tmp_path,
+                        DCOM_LANCZOS=json.dumps({**case, "seed": seed % 1000}))
+    program = compile_lanczos(config, case["rows"], case["cols"], case["steps"]).program
+    assert_counters_match(config, program, record)
 
 
-def test_random_programs(sim, seed):
-    run_top(SMALL, sim, seed, "random_programs",
-            DCOM_FUZZ_PROGRAMS="6" if sim == "verilator" else "2")
+@pytest.mark.configured
+def test_lanczos_program_configured(regress_config, sim, seed, tmp_path):
+    """A Lanczos program on the instance ``dcom regress`` was given: a tall matrix that fills
+    neither the tile rows nor the tile columns."""
+    config = regress_config
+    rows = 2 * config.cluster_rows * config.grid_rows + 1
+    cols = config.cluster_cols * config.grid_cols + 3
+    case = dict(rows=rows, cols=cols, steps=min(6, rows, cols), seed=seed % 1000)
+    (record,) = run_top(config, sim, seed, "lanczos_program", tmp_path,
+                        DCOM_LANCZOS=json.dumps(case))
+    program = compile_lanczos(config, rows, cols, case["steps"]).program
+    assert_counters_match(config, program, record)
+
+
+def test_random_programs(sim, seed, tmp_path):
+    records = run_top(SMALL, sim, seed, "random_programs", tmp_path,
+                      DCOM_FUZZ_PROGRAMS="6" if sim == "verilator" else "2")
+    assert len(records) == (6 if sim == "verilator" else 2)
+    for record in records:
+        case = fuzz_case(SMALL, record["seed"], length=record["length"],
+                         invalid_rate=record["invalid_rate"])
+        assert_counters_match(SMALL, case.program, record)

@@ -19,7 +19,7 @@ install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 
 generate: install
-	$(BIN)/dcom generate --out $(OUT)/rtl
+	$(BIN)/dcom generate --lint --out $(OUT)/rtl
 
 test: install-test
 	$(BIN)/python -m pytest -n $(JOBS) --durations=30

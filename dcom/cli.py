@@ -81,6 +81,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_options(gen)
     gen.add_argument("--out", type=Path, default=Path("out/rtl"), metavar="DIR",
                      help="output folder (default out/rtl)")
+    gen.add_argument("--lint", action="store_true",
+                     help="also run verilator --lint-only -Wall on every module (each once, "
+                          "its submodules as port stubs) and fail on any finding")
 
     reg = sub.add_parser(
         "regress", help="run the cocotb regressions on Verilator and/or Icarus",
@@ -112,6 +115,9 @@ def _build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--compare", choices=("systolic",), action="append", default=[],
                      help="also synthesize and measure a weight-stationary systolic array of the "
                           "same multipliers and SRAM, and report the ratios next to the paper's")
+    syn.add_argument("--cluster-only", action="store_true",
+                     help="skip the synthesis of the whole instance (the full array's area "
+                          "is then the cluster's times R x C)")
     syn.add_argument("--tiles", type=int, default=4, metavar="N",
                      help="the power workload's block is N x N tiles of the multiplier grid "
                           "(default 4)")
@@ -146,7 +152,7 @@ def _synth(config: DcomConfig, args: argparse.Namespace, parser) -> int:
         raise ConfigError("--tiles", args.tiles, "integers >= 1")
     try:
         report = evaluate(config, args.out, liberty=args.liberty, compare=args.compare,
-                          tiles=args.tiles)
+                          tiles=args.tiles, top_level=not args.cluster_only)
     except (SynthesisError, GateSimError, ValueError) as exc:
         parser.exit(1, f"dcom synth: error: {exc}\n")
     print("\n".join(summary_lines(report)))
@@ -166,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                            select=args.select, junit=args.junit, waves=args.waves,
                            config=config if chosen else None)
         if args.command == "generate":
-            from dcom.hw.generate import generate
-            generate(config, args.out)
+            from dcom.hw.generate import LintError, generate
+            try:
+                generate(config, args.out, check_lint=args.lint)
+            except LintError as exc:
+                parser.exit(1, f"dcom generate: lint failed: {exc}\n")
             return 0
         if args.command == "perf":
             from dcom.sw.compiler import CompileError

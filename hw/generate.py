@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +22,8 @@ from dcom.config import DcomConfig
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.top import Dcom
 
-__all__ = ["LINT_WAIVERS", "TOP_MODULE", "emit_verilog", "generate"]
+__all__ = ["LINT_WAIVERS", "TOP_MODULE", "LintError", "emit_verilog", "generate", "lint",
+           "port_stub"]
 
 TOP_MODULE = "dcom_top"
 ISA_DOC = Path(__file__).resolve().parent.parent / "docs" / "isa.md"
@@ -41,6 +46,11 @@ lint_off -rule WIDTHEXPAND
 lint_off -rule WIDTHTRUNC
 """
 LINT_FILE = "dcom_lint.vlt"
+# A port stub declares its ports and nothing else.
+_STUB_WAIVERS = """`verilator_config
+lint_off -rule UNUSEDSIGNAL -file "*/stubs/*"
+lint_off -rule UNDRIVEN -file "*/stubs/*"
+"""
 
 
 def emit_verilog(config: DcomConfig, out_dir: Path, progress=None) -> list[Path]:
@@ -66,8 +76,13 @@ def emit_verilog(config: DcomConfig, out_dir: Path, progress=None) -> list[Path]
     return files
 
 
-def generate(config: DcomConfig, out_dir: Path, quiet: bool = False) -> dict:
-    """Emit the Verilog, ``manifest.json`` and ``isa.md`` into ``out_dir``; return the manifest."""
+def generate(config: DcomConfig, out_dir: Path, quiet: bool = False,
+             check_lint: bool = False) -> dict:
+    """Emit the Verilog, ``manifest.json`` and ``isa.md`` into ``out_dir``; return the manifest.
+
+    With ``check_lint``, also :func:`lint` every module (raising :class:`LintError` on any
+    finding) and record the result in the manifest.
+    """
     def say(line):
         if not quiet:
             print(line, flush=True)
@@ -91,7 +106,77 @@ def generate(config: DcomConfig, out_dir: Path, quiet: bool = False) -> dict:
         "lint": f"verilator --lint-only -Wall {LINT_FILE} *.v --top-module {TOP_MODULE}",
         "seconds": round(time.monotonic() - start, 2),
     }
+    if check_lint:
+        started = time.monotonic()
+        lint(out_dir, progress=lambda line: say(f"  {line}"))
+        manifest["lint_clean"] = {"modules": len(files),
+                                  "seconds": round(time.monotonic() - started, 2)}
     (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"wrote {len(files)} modules, {manifest['total_bytes'] / 1e6:.2f} MB, to {out_dir} "
         f"in {manifest['seconds']} s")
     return manifest
+
+
+class LintError(RuntimeError):
+    """Verilator found something in a generated module; the message quotes it."""
+
+
+def port_stub(verilog_text: str, module: str) -> str:
+    """A module with the ports of ``module`` in ``verilog_text`` (Amaranth's style) and no
+    body."""
+    header = re.search(rf"^module {re.escape(module)}\(.*?\);\n", verilog_text,
+                       re.MULTILINE | re.DOTALL)
+    body = verilog_text[header.end():verilog_text.index("endmodule", header.end())]
+    ports = [line for line in body.splitlines() if re.match(r"\s*(input|output|inout)\b", line)]
+    return header.group(0) + "\n".join(ports) + "\nendmodule\n"
+
+
+def lint(out_dir: Path, progress=None) -> dict[str, float]:
+    """Lint every module of a generated design once: ``verilator --lint-only -Wall`` with the
+    design's waivers, the module as top and its submodules as port stubs.
+
+    Verilator elaborates every instance, so a whole 16 x 16 design takes it tens of gigabytes;
+    module by module, each is checked once, and the stubs keep every port connection checked
+    against the real ports.
+
+    Returns
+    -------
+    dict
+        Seconds per module.
+
+    Raises
+    ------
+    LintError
+        On any warning or error, naming the module.
+    """
+    from dcom.simulators import find
+
+    verilator = find("verilator")
+    out_dir = Path(out_dir)
+    texts = {path.stem: path.read_text() for path in sorted(out_dir.glob("*.v"))}
+    seconds = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        stub_dir = Path(scratch) / "stubs"
+        stub_dir.mkdir()
+        (Path(scratch) / "stubs.vlt").write_text(_STUB_WAIVERS)
+        for name, text in texts.items():
+            children = [c for c in texts if c != name and re.search(rf"^\s*{c}\s+\S+\s+\(", text,
+                                                                      re.MULTILINE)]
+            stubs = []
+            for child in children:
+                stubs.append(stub_dir / f"{child}.v")
+                stubs[-1].write_text(port_stub(texts[child], child))
+            start = time.monotonic()
+            run = subprocess.run(
+                [str(verilator.executable), "--lint-only", "-Wall", str(out_dir / LINT_FILE),
+                 str(Path(scratch) / "stubs.vlt"), str(out_dir / f"{name}.v"),
+                 *map(str, stubs), "--top-module", name],
+                capture_output=True, text=True, check=False, env={**os.environ, **verilator.env})
+            seconds[name] = time.monotonic() - start
+            for stub in stubs:
+                stub.unlink()
+            if run.returncode != 0 or "%Warning" in run.stderr:
+                raise LintError(f"verilator --lint-only -Wall on {name}:\n{run.stderr[:4000]}")
+            if progress:
+                progress(f"lint {name}: clean in {seconds[name]:.1f} s")
+    return seconds

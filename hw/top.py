@@ -32,9 +32,11 @@ from dcom.hw.sram import Sram
 from dcom.sw.isa import (FIELDS, INSTRUCTION_BITS, HostError, InstructionClass, Opcode,
                          Register, Space, Status, instruction_class)
 
-__all__ = ["Dcom", "host_signature", "COUNTER_BITS"]
+__all__ = ["Dcom", "host_signature", "COUNTER_BITS", "TILE_MODULE"]
 
 COUNTER_BITS = 48
+#: Verilog module of a tile (a cluster and its bus taps), instantiated ``R x C`` times.
+TILE_MODULE = "dcom_tile"
 
 
 def _instruction_layout() -> data.StructLayout:
@@ -171,7 +173,7 @@ class Dcom(wiring.Component):
 
     def _tile(self):
         config, library = self.config, self._library
-        return SharedModule("dcom_tile", lambda: Tile(config, library), library)
+        return SharedModule(TILE_MODULE, lambda: Tile(config, library), library)
 
     def _memory(self, m: Module, name: str, depth: int, width: int):
         """A one-read, one-write memory; its ports as ``(read, write)`` with the attribute names

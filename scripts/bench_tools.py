@@ -131,9 +131,10 @@ def bench_synthesize(grid: tuple[int, int], work: Path) -> Table:
     columns = ["step", "seconds"]
     say(f"synthesize a {grid[0]}x{grid[1]} cluster and write the report ...")
     report = evaluate(config, work / "synth", progress=lambda line: say(f"  {line}"))
-    rows = [[f"cluster {name}", seconds] for name, seconds in report.cluster.seconds.items()]
+    rows = [[f"{design.name} {name}", seconds] for design in (report.cluster, report.top)
+            for name, seconds in design.seconds.items()]
     rows.append(["whole report (dcom synth)", report.seconds])
-    return Table(f"Synthesis of a {grid[0]}x{grid[1]} cluster (dcom synth)", columns, rows)
+    return Table(f"dcom synth, {config.describe()}", columns, rows)
 
 
 def bench_suite(pytest_args: list[str]) -> Table:

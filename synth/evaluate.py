@@ -6,8 +6,10 @@ For a :class:`~dcom.config.DcomConfig` this
    (:mod:`dcom.synth.design`), SRAM buffer as a macro; area by category;
 2. measures the cluster's power on a Lanczos step (MV and MTV on an activation-like matrix,
    :mod:`dcom.synth.workloads`), gate level, module by module (:mod:`dcom.synth.measure`);
-3. until the top level is synthesized, estimates the full array as the cluster times ``R x C``
-   (labelled as such everywhere);
+3. synthesizes the whole instance (``dcom.hw.top``: the clusters, banks, reduction network,
+   controller and scalar unit), each distinct module once, in parallel with the cluster's
+   measurements; the full array's area is that synthesis, its power the measured cluster's
+   times ``R x C`` plus the leakage of the rest (its dynamic power is not measured);
 4. with ``compare=("systolic",)``, builds a weight-stationary systolic array with the same
    multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes it and
    measures it on the same step the same way; then compares at cluster scale (measured) and at
@@ -15,25 +17,26 @@ For a :class:`~dcom.config.DcomConfig` this
    measured one by structural counts, see :func:`full_scale_systolic`);
 5. writes ``dcom_synth.json``, ``.md`` and PNG charts (:mod:`dcom.synth.report`).
 
-The top level plugs in the same way: :func:`dcom.synth.design.synthesize_library` on
+The top level goes through the same flow: :func:`dcom.synth.design.synthesize_library` on
 ``dcom.hw.top``'s library synthesizes the cluster once (a submodule counted ``R x C`` times)
-and the top's own glue once, and :data:`TOP_RULES` extends the cluster's categories with the
-top's memories and glue; :func:`~dcom.synth.design.category_figures` and
-:func:`~dcom.synth.measure.measure_power` take it as they take :data:`CLUSTER_RULES`. Until
-then the full array is the labelled estimate of :func:`full_scale_dcom`.
+and the top's own logic once, and :data:`TOP_RULES` extends the cluster's categories with the
+top's memories and glue.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from dcom.config import DcomConfig
 from dcom.hw.cluster import Cluster
+from dcom.hw.generate import TOP_MODULE
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.systolic import SystolicArray
+from dcom.hw.top import Dcom
 
 from . import sram
 from .categories import CategoryRules
@@ -51,9 +54,11 @@ __all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", 
 
 CLUSTER_TOP = "dcom_cluster"
 SYSTOLIC_TOP = "dcom_systolic"
-#: Category of the top level's own logic (banks, reduction network, controller) once the top
-#: is synthesized.
-TOP_GLUE_CATEGORY = "top level (banks, reduction, controller)"
+#: Category of the top level's own logic: bank ports, tile buses, reduction network,
+#: controller and scalar unit.
+TOP_GLUE_CATEGORY = "top level (buses, reduction, controller)"
+#: Category of the top level's memories.
+TOP_MEMORY_CATEGORY = "banks, program and broadcast memories (SRAM)"
 #: The paper's figure 13: D-com relative to a systolic array of the same compute and memory.
 PAPER = {"area": 1.03, "power": 0.41}
 
@@ -74,10 +79,9 @@ CLUSTER_RULES = CategoryRules(
 #: Categories of a whole D-com instance (``dcom.hw.top``): the cluster's, the top level's
 #: memories, and the top's own logic; the clusters' glue stays "scatter network + control".
 TOP_RULES = CategoryRules(
-    order=CLUSTER_RULES.order + ("banks, program and broadcast memories (SRAM)",
-                                 TOP_GLUE_CATEGORY),
+    order=CLUSTER_RULES.order + (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY),
     instances=CLUSTER_RULES.instances + (
-        (r"bank_\d+|program|broadcast", "banks, program and broadcast memories (SRAM)"),),
+        (r"bank_\d+|program|broadcast", TOP_MEMORY_CATEGORY),),
     endpoints=CLUSTER_RULES.endpoints,
     glue=TOP_GLUE_CATEGORY,
     module_glue=((CLUSTER_TOP, CLUSTER_RULES.glue),))
@@ -204,6 +208,12 @@ class FullScale:
         """Energy of the step."""
         return self.power_uw() * self.cycles / clock_mhz
 
+    def without(self, category: str) -> "FullScale":
+        """The same estimate without one category."""
+        return FullScale({c: a for c, a in self.area.items() if c != category},
+                         {c: p for c, p in self.power.items() if c != category},
+                         self.cycles, f"{self.basis}; without {category}", self.buffer)
+
     def to_dict(self, clock_mhz: float) -> dict:
         """Plain-data form for JSON reports."""
         return {"basis": self.basis, "area_um2": self.area_um2(), "power_uw": self.power_uw(),
@@ -212,16 +222,29 @@ class FullScale:
                 "power_by_category": {k: v.to_dict() for k, v in self.power.items()}}
 
 
-def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation) -> FullScale:
-    """The array as ``R x C`` clusters, each running its block of the step in parallel (the
-    top level's banks, reduction network and controller are not included yet)."""
+def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation,
+                    top: DesignEvaluation | None) -> FullScale:
+    """The whole array running the step, each cluster its block in parallel.
+
+    Area: the synthesis of the whole instance (``top``), by category. Power: the measured
+    cluster's times ``R x C``, plus the leakage of the top level's memories and own logic
+    (their dynamic power is not measured). Without ``top``, the cluster times ``R x C``.
+    """
     n = config.n_clusters
     power = cluster.power.power
     scaled = {c: PowerFigures(f.internal_uw * n, f.switching_uw * n, f.sram_uw * n,
                               f.leakage_uw * n, f.clock_uw * n)
               for c, f in power.categories.items()}
-    return FullScale({c: f.area_um2 * n for c, f in cluster.area.items()}, scaled,
-                     power.cycles, f"cluster x {n} (R x C); top-level glue not included")
+    if top is None:
+        return FullScale({c: f.area_um2 * n for c, f in cluster.area.items()}, scaled,
+                         power.cycles, f"cluster x {n} (R x C); top level not synthesized")
+    for category in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY):
+        scaled[category] = PowerFigures(0.0, 0.0, 0.0, top.area[category].leakage_nw / 1000,
+                                        0.0)
+    return FullScale({c: f.area_um2 for c, f in top.area.items()}, scaled, power.cycles,
+                     f"area: synthesis of the whole instance; power: the cluster's x {n} "
+                     f"plus the leakage of the top level's memories and logic (their dynamic "
+                     f"power not measured)")
 
 
 def _schedule_cycles(rows: int, cols: int, mul_stages: int, products: int) -> int:
@@ -301,6 +324,7 @@ class SynthReport:
     config: DcomConfig
     cluster: DesignEvaluation
     systolic: DesignEvaluation | None
+    top: DesignEvaluation | None
     full_dcom: FullScale | None
     full_systolic: FullScale | None
     files: ReportFiles | None = None
@@ -320,7 +344,8 @@ class SynthReport:
                 power=a.total().total_uw / b.total().total_uw,
                 energy=a.energy_pj() / b.energy_pj())
         if self.full_dcom and self.full_systolic:
-            a, b = self.full_dcom, self.full_systolic
+            # The banks hold the prompt for either design; the systolic estimate has none.
+            a, b = self.full_dcom.without(TOP_MEMORY_CATEGORY), self.full_systolic
             ratios["full array (estimate)"] = {"area": a.area_um2() / b.area_um2(),
                                                "power": a.power_uw() / b.power_uw(),
                                                "energy": a.energy_pj(clock) / b.energy_pj(clock)}
@@ -329,6 +354,7 @@ class SynthReport:
 
 def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | None = None,
              compare: Sequence[str] = (), tiles: int = 4, seed: int = 1,
+             top_level: bool = True,
              progress: Callable[[str], None] | None = None) -> SynthReport:
     """Synthesize the cluster (and the designs in ``compare``), measure power, write reports.
 
@@ -347,6 +373,9 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
         The Lanczos step's block is ``tiles x tiles`` units of ``lcm(P, Q)`` elements.
     seed : int
         Seed of the step's matrix and start vector.
+    top_level : bool
+        Also synthesize the whole instance (in parallel with the rest), for the full array's
+        area.
     progress : callable, optional
         Receives one line per step (default: standard error).
 
@@ -366,6 +395,45 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     measure = liberty is None
     steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
     step = _step_for(config, tiles, seed)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        top_future = pool.submit(_synthesize_top(config, out_dir / "top", liberty, steps)) \
+            if top_level else None
+        cluster, systolic = _evaluate_cluster_and_systolic(config, compare, step, out_dir,
+                                                           liberty, measure, steps)
+        top = top_future.result() if top_future else None
+    full_dcom = full_scale_dcom(config, cluster, top) if cluster.power else None
+    full_systolic = full_scale_systolic(config, systolic) \
+        if systolic is not None and systolic.power else None
+    report = SynthReport(config, cluster, systolic, top, full_dcom, full_systolic)
+    report.seconds = steps.elapsed
+    report.files = write_synth_report(report, out_dir)
+    steps.step(f"report: {report.files.markdown}")
+    return report
+
+
+def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, steps: Progress
+                    ) -> Callable[[], DesignEvaluation]:
+    """Build the whole instance's Verilog now (Amaranth in this thread); return the job that
+    synthesizes it (Yosys, a separate process) and groups its area."""
+    start = steps.elapsed
+    steps.step("top: generating Verilog")
+    library = ModuleLibrary()
+    library.register(TOP_MODULE, Dcom(config, library))
+    verilog_seconds = steps.elapsed - start
+
+    def job() -> DesignEvaluation:
+        started = steps.elapsed
+        result = synthesize_library(library, TOP_MODULE, out_dir / "synthesis",
+                                    liberty=liberty, reports=False,
+                                    progress=lambda line: steps.step(f"top: {line}"))
+        seconds = {"verilog": verilog_seconds, "synthesis": steps.elapsed - started}
+        return DesignEvaluation("top", result, TOP_RULES, category_figures(result, TOP_RULES),
+                                None, None, seconds)
+    return job
+
+
+def _evaluate_cluster_and_systolic(config, compare, step, out_dir, liberty, measure, steps):
+    """The cluster's evaluation and, if ``compare`` asks, the systolic array's."""
     cluster = _evaluate_design(
         "cluster", lambda library: Cluster(config, library), CLUSTER_TOP, CLUSTER_RULES,
         lambda widths, cluster: cluster_workload(config, widths, step, cluster.latency),
@@ -378,14 +446,7 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
             SYSTOLIC_TOP, SYSTOLIC_RULES,
             lambda widths, array: systolic_workload(array, widths, step),
             config.clock_mhz, out_dir / "systolic", liberty, measure, steps)
-    full_dcom = full_scale_dcom(config, cluster) if cluster.power else None
-    full_systolic = full_scale_systolic(config, systolic) \
-        if systolic is not None and systolic.power else None
-    report = SynthReport(config, cluster, systolic, full_dcom, full_systolic)
-    report.seconds = steps.elapsed
-    report.files = write_synth_report(report, out_dir)
-    steps.step(f"report: {report.files.markdown}")
-    return report
+    return cluster, systolic
 
 
 #: Categories of both designs grouped alike, for the comparison.
@@ -454,14 +515,14 @@ def _full_table(report: SynthReport) -> Table:
         if full is not None:
             rows.append([name, full.area_um2() / 1e6, full.power_uw() / 1e6, full.cycles,
                          full.energy_pj(clock) / 1e6, full.basis])
-    return Table("Full array (estimate)",
-                 ["design", "area (mm^2)", "power (W)", "step (cycles)", "step energy (uJ)",
-                  "basis"], rows,
-                 notes="Estimates, not a synthesis of the top level: D-com is the measured "
-                       "cluster times R x C (the top level's banks, inter-cluster reduction "
-                       "and controller are not included until `dcom.hw.top` is synthesized); "
-                       "the systolic array is scaled from the measured one "
-                       "(`dcom.synth.evaluate.full_scale_systolic`).")
+    return Table("Full array", ["design", "area (mm^2)", "power (W)", "step (cycles)",
+                                "step energy (uJ)", "basis"], rows,
+                 notes="D-com's area is the synthesis of the whole instance; its power is "
+                       "the measured cluster's times R x C plus the top level's leakage. The "
+                       "systolic array is scaled from the measured one "
+                       "(`dcom.synth.evaluate.full_scale_systolic`). The ratios leave out "
+                       "D-com's banks: either design needs the memory that holds the prompt, "
+                       "and the systolic estimate has none.")
 
 
 def _comparison(report: SynthReport) -> tuple[Table, Table, list[str]]:
@@ -527,8 +588,7 @@ def _explanation(report: SynthReport, area, power) -> list[str]:
             f"({systolic.energy_pj() / 1e3:,.1f} against {cluster.energy_pj() / 1e3:,.1f} nJ). "
             f"SRAM accesses are {nanojoules(cluster.total().sram_uw, cluster.cycles):,.1f} nJ "
             f"of the cluster's energy: it reads a whole {config.word_bits}-bit word for the "
-            f"vector operand, of which it uses one row or column, and its two read ports are "
-            f"enabled in every cycle; the systolic array's are "
+            f"vector operand, of which it uses one row or column; the systolic array's are "
             f"{nanojoules(systolic.total().sram_uw, systolic.cycles):,.1f} nJ.")
     full_s, full_d = report.full_systolic, report.full_dcom
     if full_s is not None:
@@ -587,6 +647,12 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
     else:
         notes.append("Power not measured: gate-level simulation needs models of the cells, "
                      "which dcom has only for its own library (run without --liberty).")
+    if report.top is not None:
+        tables.append(_area_table(
+            f"Whole instance area by category ({config.describe()}, synthesized)", report.top))
+        tables.append(_module_table("Whole instance modules", report.top))
+        notes.append(f"Whole instance synthesized in {report.top.seconds['synthesis']:.0f} s, "
+                     f"in parallel with the cluster's measurements.")
     if report.full_dcom:
         tables.append(_full_table(report))
     charts = []
@@ -627,7 +693,8 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
     data = {"config": config.to_dict(), "seconds": report.seconds,
             "cluster": cluster.to_dict(),
             "systolic": systolic.to_dict() if systolic else None,
-            "full_array_estimate": {
+            "top": report.top.to_dict() if report.top else None,
+            "full_array": {
                 "dcom": report.full_dcom.to_dict(config.clock_mhz) if report.full_dcom else None,
                 "systolic": report.full_systolic.to_dict(config.clock_mhz)
                 if report.full_systolic else None},
@@ -642,8 +709,11 @@ def summary_lines(report: SynthReport) -> list[str]:
     lines = [f"cluster: {cluster.area_um2():,.0f} um^2"
              + (f", {cluster.power.power.total().total_uw / 1000:,.2f} mW on a Lanczos step"
                 if cluster.power else ", power not measured (user Liberty)")]
+    if report.top is not None:
+        lines.append(f"whole instance ({config.describe()}), synthesized: "
+                     f"{report.top.area_um2() / 1e6:,.2f} mm^2")
     if report.full_dcom:
-        lines.append(f"full array, estimate (cluster x {config.n_clusters}): "
+        lines.append(f"full array ({report.full_dcom.basis}): "
                      f"{report.full_dcom.area_um2() / 1e6:,.2f} mm^2, "
                      f"{report.full_dcom.power_uw() / 1e6:,.2f} W")
     for scale, ratios in report.ratios().items():

@@ -490,8 +490,11 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     mapping = ["read_rtlil coarse.il"]
     if views:
         mapping += [f"read_verilog -lib {_quoted(views['stubs'], work)}",
-                    f"log {_STEP_MARK}replacing memories by SRAM macros",
-                    f"techmap -map {_quoted(views['techmap'], work)} t:$mem_v2"]
+                    f"log {_STEP_MARK}replacing memories by SRAM macros"]
+        # Macros have no initial contents, and a bank's INIT parameter (32 Mbit) is more
+        # than a techmap template parameter may hold.
+        mapping += [f"setparam -set INIT 0 {m.module}/{m.cell}" for m in memories if m.mapped]
+        mapping.append(f"techmap -map {_quoted(views['techmap'], work)} t:$mem_v2")
     mapping += [f"log {_STEP_MARK}fine synthesis (synth -run fine:)",
                 f"synth -top {top} -run fine:",
                 f"log {_STEP_MARK}mapping flip-flops (dfflibmap)",

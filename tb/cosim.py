@@ -62,11 +62,16 @@ class HdlDesign:
         them. Use :func:`amaranth_emitter` for a single Amaranth component.
     params : dict
         Parameters that identify the design (for the in-process cache and for reports).
+    hier_blocks : tuple of str
+        Modules Verilator builds once each and links (``--hierarchical``) instead of
+        elaborating every instance: it needs memory and time for each instance of a module
+        otherwise, which a 16 x 16 top level cannot afford.
     """
 
     toplevel: str
     emit: Callable[[Path], list[Path]]
     params: dict = field(default_factory=dict)
+    hier_blocks: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -133,7 +138,8 @@ def simulator_build_dir(design: HdlDesign, sim: str, waves: bool | None = None) 
     waveform choice. It holds ``dcom-build.done`` once the build is complete."""
     waves = waves_requested() if waves is None else waves
     _, content_hash = write_verilog(design)
-    args_hash = hashlib.sha256(" ".join(_build_args(sim)).encode()).hexdigest()[:8]
+    flags = " ".join([*_build_args(sim, design), *design.hier_blocks])
+    args_hash = hashlib.sha256(flags.encode()).hexdigest()[:8]
     return build_root() / "sim" / sim / (
         f"{design.toplevel}-{content_hash}-{args_hash}" + ("-waves" if waves else ""))
 
@@ -192,9 +198,16 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
         stamp = build_dir / "dcom-build.done"
         # cocotb's Verilator runner re-runs verilator and make on every build() call.
         if not stamp.exists():
-            runner.build(sources=files, hdl_toplevel=design.toplevel, build_dir=build_dir,
+            sources = list(files)
+            if sim == "verilator" and design.hier_blocks:
+                config = build_dir / "dcom_hier_blocks.vlt"
+                config.parent.mkdir(parents=True, exist_ok=True)
+                config.write_text("`verilator_config\n" + "".join(
+                    f'hier_block -module "{name}"\n' for name in design.hier_blocks))
+                sources.insert(0, config)
+            runner.build(sources=sources, hdl_toplevel=design.toplevel, build_dir=build_dir,
                          timescale=TIMESCALE, waves=waves, always=True,
-                         build_args=_build_args(sim), log_file=build_dir / "build.log")
+                         build_args=_build_args(sim, design), log_file=build_dir / "build.log")
             stamp.touch()
     test_dir = build_dir / "runs" / (run_name or f"{test_module.rsplit('.', 1)[-1]}-"
                                       f"{testcase or 'all'}-{os.getpid()}")
@@ -229,11 +242,13 @@ def _rerun_command(sim: str, seed: int | None) -> str:
     return f"python -m pytest {target} --sim {sim}{seed_option} --waves -p no:xdist"
 
 
-def _build_args(sim: str) -> list[str]:
+def _build_args(sim: str, design: HdlDesign) -> list[str]:
     if sim == "verilator":
         # Amaranth's Verilog is lint-clean for what matters; width and unused-signal warnings
         # in generated code are not errors. -O3 is Verilator's own optimization, cheap at
         # build time; the C++ compiler's is what costs.
         cflags = os.environ.get("DCOM_VERILATOR_CFLAGS", "-O0")
-        return ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3", "-CFLAGS", cflags]
+        hierarchical = ["--hierarchical"] if design.hier_blocks else []
+        return ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3", "-CFLAGS", cflags,
+                *hierarchical]
     return []

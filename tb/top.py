@@ -16,6 +16,7 @@ from cocotb.clock import Clock
 
 from dcom.config import DcomConfig
 from dcom.hw.generate import TOP_MODULE, emit_verilog
+from dcom.hw.top import TILE_MODULE
 from dcom.sw.compiler import compile_lanczos
 from dcom.sw.fparith import round_to
 from dcom.sw.fuzz import fuzz_case
@@ -29,7 +30,8 @@ from dcom.tb.host import HostDriver
 
 def top_design(config: DcomConfig) -> HdlDesign:
     """The top level of ``config``, emitted as ``dcom generate`` does, for :func:`run_cocotb`."""
-    return HdlDesign(TOP_MODULE, lambda out_dir: emit_verilog(config, out_dir), config.to_dict())
+    return HdlDesign(TOP_MODULE, lambda out_dir: emit_verilog(config, out_dir), config.to_dict(),
+                     hier_blocks=(TILE_MODULE,))
 
 
 #: Period of the clock the benches drive.

@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+import re
 import subprocess
+
+import pytest
 
 from dcom.cli import main
 from dcom.config import DcomConfig
-from dcom.hw.generate import LINT_FILE, TOP_MODULE, generate
+from dcom.hw.generate import LINT_FILE, TOP_MODULE, LintError, generate, lint
 from dcom.simulators import find
 
 
@@ -34,10 +37,20 @@ def test_generate_writes_modules_manifest_isa_and_passes_lint(tmp_path, capsys):
     assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr[:2000]
 
 
-def test_generate_command_refuses_bad_scale(capsys, tmp_path):
-    try:
-        main(["generate", "--clusters", "0x4", "--out", str(tmp_path)])
-    except SystemExit as exit_:
-        assert exit_.code == 2
-    assert "cluster_rows=0 is not allowed" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
+def test_module_by_module_lint_is_clean_and_catches_a_fault(tmp_path):
+    config = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
+                        buffer_depth=32, bank_depth=64, expansion=2)
+    manifest = generate(config, tmp_path, quiet=True, check_lint=True)
+    assert manifest["lint_clean"]["modules"] == len(manifest["modules"])
+    # A submodule stands as a stub with its real ports: a connection to a port it lacks...
+    cluster = tmp_path / "dcom_cluster.v"
+    original = cluster.read_text()
+    cluster.write_text(re.sub(r"\bidle\b", "idle_renamed", original))
+    with pytest.raises(LintError, match="on dcom_tile"):
+        lint(tmp_path)
+    # ... and a module's own fault are found.
+    cluster.write_text(original)
+    top = tmp_path / f"{TOP_MODULE}.v"
+    top.write_text(top.read_text().replace("endmodule", "  wire never_driven;\n  wire probe = ~never_driven;\nendmodule"))
+    with pytest.raises(LintError, match=f"on {TOP_MODULE}"):
+        lint(tmp_path)

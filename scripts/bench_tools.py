@@ -76,13 +76,11 @@ def _testcase_figures(results_xml: Path) -> tuple[float, float]:
 
 def bench_simulate(fresh_build: bool) -> Table:
     """The same Lanczos program on Verilator and Icarus."""
-    from dcom.hw.generate import TOP_MODULE, emit_verilog
     from dcom.simulators import available
-    from dcom.tb.cosim import HdlDesign, run_cocotb
-    from dcom.tb.top import CLOCK_PERIOD_NS
+    from dcom.tb.cosim import run_cocotb
+    from dcom.tb.top import CLOCK_PERIOD_NS, top_design
 
-    design = HdlDesign(TOP_MODULE, lambda out: emit_verilog(SIM_CONFIG, out),
-                       SIM_CONFIG.to_dict())
+    design = top_design(SIM_CONFIG)
     rows = []
     cache = os.environ.get("DCOM_BUILD_DIR")
     with tempfile.TemporaryDirectory() as scratch:
@@ -104,7 +102,8 @@ def bench_simulate(fresh_build: bool) -> Table:
             total = time.monotonic() - start
             wall, sim_ns = _testcase_figures(result.results_xml)
             simulated = round(sim_ns / CLOCK_PERIOD_NS)
-            program = json.loads(cycles_file.read_text())["counters"]["cycles"]
+            (record,) = json.loads(cycles_file.read_text())
+            program = record["counters"]["cycles"]
             rows.append([sim, total - wall, wall, simulated, program, simulated / wall])
             say(f"  {simulated:,} cycles in {wall:.1f} s: {simulated / wall:,.0f} cycles/s")
     if fresh_build:

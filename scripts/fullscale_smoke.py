@@ -54,7 +54,8 @@ def main() -> None:
                              "DCOM_CYCLES_OUT": str(cycles_file)})
     total = time.monotonic() - start
     simulated = _test_seconds(result.results_xml)
-    counters = json.loads(cycles_file.read_text())["counters"]
+    (record,) = json.loads(cycles_file.read_text())
+    counters = record["counters"]
     cycles = counters["cycles"]
     print(f"Lanczos {args.rows}x{args.cols}, k={args.steps}: bit-exact against the ISA simulator")
     print(f"  Verilator build: {total - simulated:.0f} s{' (cached)' if built_before else ''}")

@@ -65,7 +65,9 @@ class HdlDesign:
     hier_blocks : tuple of str
         Modules Verilator builds once each and links (``--hierarchical``) instead of
         elaborating every instance: it needs memory and time for each instance of a module
-        otherwise, which a 16 x 16 top level cannot afford.
+        otherwise, which a 16 x 16 top level cannot afford. Such a design's testbench sees
+        only the top module's signals (the VPI symbol table of every instance's signals would
+        take longer to compile than the rest of the model).
     """
 
     toplevel: str
@@ -203,7 +205,8 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
                 config = build_dir / "dcom_hier_blocks.vlt"
                 config.parent.mkdir(parents=True, exist_ok=True)
                 config.write_text("`verilator_config\n" + "".join(
-                    f'hier_block -module "{name}"\n' for name in design.hier_blocks))
+                    f'hier_block -module "{name}"\n' for name in design.hier_blocks)
+                    + f'public_flat_rw -module "{design.toplevel}" -var "*"\n')
                 sources.insert(0, config)
             runner.build(sources=sources, hdl_toplevel=design.toplevel, build_dir=build_dir,
                          timescale=TIMESCALE, waves=waves, always=True,
@@ -248,7 +251,9 @@ def _build_args(sim: str, design: HdlDesign) -> list[str]:
         # in generated code are not errors. -O3 is Verilator's own optimization, cheap at
         # build time; the C++ compiler's is what costs.
         cflags = os.environ.get("DCOM_VERILATOR_CFLAGS", "-O0")
-        hierarchical = ["--hierarchical"] if design.hier_blocks else []
+        # cocotb's runner makes every signal public; the configuration file above makes the
+        # top module's public instead.
+        hierarchical = ["--hierarchical", "--no-public-flat-rw"] if design.hier_blocks else []
         return ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3", "-CFLAGS", cflags,
                 *hierarchical]
     return []

@@ -14,8 +14,10 @@ __all__ = ["main", "config_from_args"]
 _DEFAULTS = DcomConfig()
 
 
-_CONFIG_OPTIONS = ("config", "clusters", "grid", "acc_format", "expansion", "buffer_depth",
-                   "bank_width", "clock_mhz")
+#: Options that set a DcomConfig field of the same name.
+_FIELD_OPTIONS = ("acc_format", "expansion", "buffer_depth", "bank_width", "clock_mhz")
+#: Every configuration option, by its destination in the parsed arguments.
+_CONFIG_OPTIONS = ("config", "clusters", "grid", *_FIELD_OPTIONS)
 
 
 def _add_config_options(parser: argparse.ArgumentParser, description: str | None = None) -> None:
@@ -61,7 +63,7 @@ def config_from_args(args: argparse.Namespace) -> DcomConfig:
         values["cluster_rows"], values["cluster_cols"] = parse_dims(args.clusters, "--clusters")
     if args.grid is not None:
         values["grid_rows"], values["grid_cols"] = parse_dims(args.grid, "--grid")
-    for name in ("acc_format", "expansion", "buffer_depth", "bank_width", "clock_mhz"):
+    for name in _FIELD_OPTIONS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     return DcomConfig.from_dict(values)

@@ -167,12 +167,11 @@ class DcomConfig:
             raise ConfigError("acc_format", self.acc_format, "'fp32', 'fp16'")
         if not _is_int(self.bank_width) or self.bank_width < 16 or self.bank_width % 16:
             raise ConfigError("bank_width", self.bank_width, "multiples of 16 bits: 16, 32, ...")
-        n = self.cluster_rows * self.cluster_cols
-        if not _is_int(self.expansion) or not _is_pow2(self.expansion) or n % self.expansion:
-            allowed = ", ".join(str(1 << i) for i in range(n.bit_length())
-                                if n % (1 << i) == 0)
+        if not _is_int(self.expansion) or self.expansion not in self.expansion_factors:
+            allowed = ", ".join(map(str, self.expansion_factors))
             raise ConfigError("expansion", self.expansion,
-                              f"powers of two that divide the {n} clusters: {allowed}")
+                              f"powers of two that divide the {self.n_clusters} clusters: "
+                              f"{allowed}")
         for name in ("mul_stages", "add_stages"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
@@ -223,6 +222,29 @@ class DcomConfig:
     def tree_latency(self, levels: int) -> int:
         """Cycles through a reduction tree of ``levels`` adder levels."""
         return levels * (self.add_stages + int(self.tree_registers))
+
+    @property
+    def cluster_latency(self) -> int:
+        """Cycles from a command's issue to its results at the cluster's tree outputs: the
+        operand read, the multiplier, then the deeper of the row and column trees."""
+        return 1 + self.mul_stages + max(self.tree_latency(self.row_tree_levels),
+                                         self.tree_latency(self.col_tree_levels))
+
+    @property
+    def expansion_levels(self) -> int:
+        """Adder levels of the inter-cluster tree that sums a group of ``f`` partials."""
+        return self.expansion.bit_length() - 1
+
+    @property
+    def expansion_factors(self) -> tuple[int, ...]:
+        """The expansion factors this array allows: the powers of two dividing ``R C``."""
+        n = self.n_clusters
+        return tuple(1 << i for i in range(n.bit_length()) if n % (1 << i) == 0)
+
+    def reduction_group(self, partials: int) -> int:
+        """Partials summed by one group of the inter-cluster tree when ``partials`` clusters
+        (a cluster row, a cluster column, all) reduce: ``gcd(f, partials)``."""
+        return math.gcd(self.expansion, partials)
 
     @property
     def word_bits(self) -> int:

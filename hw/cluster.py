@@ -145,7 +145,7 @@ class Cluster(wiring.Component):
                                lambda: FPMultiplier(out_format=acc, stages=config.mul_stages))
         self.tree_latency = max(config.tree_latency(config.row_tree_levels),
                                 config.tree_latency(config.col_tree_levels))
-        self.latency = 1 + config.mul_stages + self.tree_latency
+        self.latency = config.cluster_latency
         super().__init__(cluster_signature(config))
 
     def _unit(self, name, make):
@@ -191,7 +191,6 @@ class Cluster(wiring.Component):
         m = Module()
         config = self.config
         P, Q = config.grid_rows, config.grid_cols
-        acc_width = config.acc.width
 
         m.submodules.buffer = buffer = Sram(config.buffer_depth, config.word_bits, read_ports=2,
                                             lane_bits=16, library=self._library)

@@ -1,9 +1,9 @@
 """``dcom generate``: the Verilog of a D-com instance, one file per distinct module.
 
-Every repeated block (cluster, multiplier, adder, converter) is emitted once as its own module
-and instantiated, so the 16 x 16 top level is a small file. The output folder also receives a
-manifest (configuration, modules, file hashes), the ISA document and the Verilator lint
-waivers; :func:`lint` checks every module once.
+Every repeated block (tile, cluster, multiplier, adder, converter, SRAM) is emitted once as its
+own module and instantiated, so the 16 x 16 top level is a small file. The output folder also
+receives a manifest (configuration, modules, file hashes), the ISA document and the Verilator
+lint waivers; :func:`lint` checks every module once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dcom import __version__
 from dcom.config import DcomConfig
-from dcom.hw.hierarchy import ModuleLibrary
+from dcom.hw.hierarchy import ModuleLibrary, module_header
 from dcom.hw.top import Dcom
 
 __all__ = ["LINT_WAIVERS", "TOP_MODULE", "LintError", "emit_verilog", "generate", "lint",
@@ -32,7 +32,7 @@ ISA_DOC = Path(__file__).resolve().parent.parent / "docs" / "isa.md"
 #: Verilator configuration that waives the warnings ``verilator --lint-only -Wall`` gives on
 #: Amaranth's output, each for the reason stated; nothing else is waived.
 LINT_WAIVERS = """`verilator_config
-// Amaranth writes a block's nested wrapper modules (named block.child) into the block's file.
+// Amaranth writes a module's unshared submodules (named module.child) into its file.
 lint_off -rule DECLFILENAME
 // Amaranth assigns a default before every case statement, so values the cases leave out
 // (an array index beyond its length, an unused enum value) take that default.
@@ -65,16 +65,9 @@ def emit_verilog(config: DcomConfig, out_dir: Path, progress=None) -> list[Path]
     progress : callable, optional
         Called with a line of text as modules are converted.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     library = ModuleLibrary(progress=progress)
     library.register(TOP_MODULE, Dcom(config, library))
-    files = []
-    for name in library.names:
-        path = out_dir / f"{name}.v"
-        path.write_text(library.text(name))
-        files.append(path)
-    return files
+    return library.write(out_dir)
 
 
 def generate(config: DcomConfig, out_dir: Path, quiet: bool = False,
@@ -109,10 +102,8 @@ def generate(config: DcomConfig, out_dir: Path, quiet: bool = False,
         "seconds": round(time.monotonic() - start, 2),
     }
     if check_lint:
-        started = time.monotonic()
-        lint(out_dir, progress=lambda line: say(f"  {line}"))
-        manifest["lint_clean"] = {"modules": len(files),
-                                  "seconds": round(time.monotonic() - started, 2)}
+        seconds = lint(out_dir, progress=lambda line: say(f"  {line}"))
+        manifest["lint_clean"] = {name: round(s, 2) for name, s in seconds.items()}
     (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"wrote {len(files)} modules, {manifest['total_bytes'] / 1e6:.2f} MB, to {out_dir} "
         f"in {manifest['seconds']} s")
@@ -126,8 +117,7 @@ class LintError(RuntimeError):
 def port_stub(verilog_text: str, module: str) -> str:
     """A module with the ports of ``module`` in ``verilog_text`` (Amaranth's style) and no
     body."""
-    header = re.search(rf"^module {re.escape(module)}\(.*?\);\n", verilog_text,
-                       re.MULTILINE | re.DOTALL)
+    header = module_header(verilog_text, module)
     body = verilog_text[header.end():verilog_text.index("endmodule", header.end())]
     ports = [line for line in body.splitlines() if re.match(r"\s*(input|output|inout)\b", line)]
     return header.group(0) + "\n".join(ports) + "\nendmodule\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Callable
 
 from amaranth.back import verilog
@@ -18,7 +19,22 @@ from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
-__all__ = ["ModuleLibrary", "SharedModule"]
+__all__ = ["ModuleLibrary", "SharedModule", "module_header", "module_ports"]
+
+
+def module_header(verilog_text: str, name: str) -> re.Match:
+    """The ``module name(ports);`` header of module ``name`` in Amaranth-style Verilog; its
+    group 1 is the port list."""
+    header = re.search(rf"^module {re.escape(name)}\((.*?)\);\n", verilog_text,
+                       re.MULTILINE | re.DOTALL)
+    if header is None:
+        raise ValueError(f"no module {name} in the Verilog")
+    return header
+
+
+def module_ports(verilog_text: str, name: str) -> set[str]:
+    """The port names of module ``name``."""
+    return {p.strip() for p in module_header(verilog_text, name)[1].split(",")}
 
 
 class ModuleLibrary:
@@ -29,8 +45,8 @@ class ModuleLibrary:
     progress : callable, optional
         Called with a line of text as each module is converted.
 
-    Modules are registered by name as the design elaborates; :meth:`verilog_files` gives their
-    text. Registering one name with two different designs is an error, since the name is what
+    Modules are registered by name as the design elaborates; :meth:`text` gives their Verilog
+    and :meth:`write` writes it. Registering one name with two different designs is an error, since the name is what
     every instance refers to.
     """
 
@@ -45,26 +61,33 @@ class ModuleLibrary:
         if name in self._text:
             block._MustUse__silence = True  # an equal block was converted already
         else:
-            text = verilog.convert(block, name=name, emit_src=False)
-            header = re.search(rf"^module {re.escape(name)}\((.*?)\);", text, re.M | re.S)
-            ports = {p.strip() for p in header[1].split(",")} if header else set()
-            self._text[name] = text
-            self._clocked[name] = "clk" in ports
-            self._order.append(name)
-            if self._progress is not None:
-                self._progress(f"module {name}: {len(text) / 1e3:.0f} kB")
+            self._add(name, verilog.convert(block, name=name, emit_src=False))
         return self._clocked[name]
 
-    def register_verilog(self, name: str, text: str, clocked: bool = True) -> None:
+    def register_verilog(self, name: str, text: str) -> None:
         """Add module ``name`` written directly in Verilog (once; later calls must agree)."""
         if name in self._text:
             assert self._text[name] == text, f"two designs named {name}"
-            return
+        else:
+            self._add(name, text)
+
+    def _add(self, name: str, text: str) -> None:
         self._text[name] = text
-        self._clocked[name] = clocked
+        self._clocked[name] = "clk" in module_ports(text, name)
         self._order.append(name)
         if self._progress is not None:
             self._progress(f"module {name}: {len(text) / 1e3:.0f} kB")
+
+    def write(self, out_dir, transform: Callable[[str], str] | None = None) -> list[Path]:
+        """Write every module to ``<out_dir>/<name>.v`` (its text through ``transform``, if
+        given); return the files, leaves first."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        files = []
+        for name in self._order:
+            files.append(out_dir / f"{name}.v")
+            files[-1].write_text(transform(self._text[name]) if transform else self._text[name])
+        return files
 
     @property
     def names(self) -> list[str]:

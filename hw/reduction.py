@@ -57,7 +57,7 @@ class ReductionUnit(wiring.Component):
         for g in self.group_sizes:
             assert config.expansion % g == 0 and g & (g - 1) == 0, g
         self._library = library
-        self.levels = config.expansion.bit_length() - 1
+        self.levels = config.expansion_levels
         self.latency = config.tree_latency(self.levels)
         vector = data.ArrayLayout(config.acc.width, lanes)
         super().__init__({

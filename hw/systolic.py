@@ -34,8 +34,8 @@ layouts or transposes on the way in (Gemmini has a transposer). The workloads st
 which costs memory capacity but no energy per product.
 
 Commands enter one per cycle. A load into a bank must not start until the last wave that uses
-that bank has passed every PE (``rows + cols`` cycles after it issued); the issuing sequencer
-keeps that rule, as the cluster's keeps its buffer hazards.
+that bank has passed every PE (``rows + cols + mul_stages`` cycles after it issued); the
+issuing sequencer (``dcom.sw.systolicmodel.matrix_vector_schedule``) keeps that rule, as the cluster's keeps its buffer hazards.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from dcom.config import FORMATS, ConfigError
 from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.sram import Sram
+from dcom.sw.systolicmodel import systolic_latency
 
 __all__ = ["SystolicPE", "SystolicArray", "SystolicAcc", "systolic_command_layout",
            "encode_systolic_command"]
@@ -198,9 +199,7 @@ class SystolicArray(wiring.Component):
         self.lanes = max(rows, cols)
         self.acc_format, self.mul_stages = acc_format, mul_stages
         self._library = library
-        # Read (1), stage 1 (1), skew and PE hops to the bottom row (rows - 1), the multiplier
-        # and the psum register (mul_stages + 1), then one cycle per column, then the write.
-        self.latency = rows + mul_stages + cols + 1
+        self.latency = systolic_latency(rows, cols, mul_stages)
         addr = max(1, ceil_log2(buffer_depth))
         word = data.ArrayLayout(16, self.lanes)
         width = FORMATS[acc_format].width

@@ -14,7 +14,6 @@ order: what the ISA simulator assumes.
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal
@@ -23,7 +22,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from dcom.config import DcomConfig
-from dcom.hw.cluster import AccMode, Broadcast, Cluster, ClusterOp, command_layout
+from dcom.hw.cluster import (AccMode, Broadcast, Cluster, ClusterOp, cluster_signature,
+                             command_layout)
 from dcom.hw.fp import FPAdder, FPConvert, canonical_nan
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.reduction import ReductionUnit
@@ -108,18 +108,19 @@ class Tile(wiring.Component):
     def __init__(self, config: DcomConfig, library: ModuleLibrary | None = None):
         self.config = config
         self._library = library
-        addr = max(1, ceil_log2(config.buffer_depth))
-        word = config.word_bits
-        lanes = max(config.grid_rows, config.grid_cols)
+        self.lanes = max(config.grid_rows, config.grid_cols)
+        # The cluster's own ports, passed through.
+        cluster = cluster_signature(config).members
+        fill = cluster["fill"].signature.members
+        addr, word = fill["addr"].shape, config.word_bits
         super().__init__({
-            "cmd": In(wiring.Signature({"valid": Out(1),
-                                        "payload": Out(command_layout(config))})),
+            "cmd": cluster["cmd"],
             "read_valid": In(1), "read_addr": In(addr),
             "row_bus_in": In(word), "row_take": In(1), "row_bus_out": Out(word),
             "col_bus_in": In(word), "col_take": In(1), "col_bus_out": Out(word),
-            "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(config.macs_per_cluster),
+            "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(fill["lanes"].shape),
             "fill_word": In(word), "row_word": In(word), "fill_from_row": In(1),
-            "partial_rows": In(1), "partial": Out(lanes * config.acc.width),
+            "partial_rows": In(1), "partial": Out(self.lanes * config.acc.width),
             "idle": Out(1),
         })
 
@@ -128,7 +129,7 @@ class Tile(wiring.Component):
         config, library = self.config, self._library
         m.submodules.cluster = cluster = SharedModule(
             "dcom_cluster", lambda: Cluster(config, library), library)
-        lanes = max(config.grid_rows, config.grid_cols)
+        lanes = self.lanes
         width = config.acc.width
         read_word = cluster.read.data.as_value()
         m.d.comb += [
@@ -154,8 +155,9 @@ class Dcom(wiring.Component):
     ----------
     config : DcomConfig
     library : ModuleLibrary or None
-        ``None`` builds everything flat (Amaranth simulation); a library makes every cluster an
-        instance of one ``dcom_cluster`` module (and the arithmetic units instances too).
+        ``None`` builds everything flat (Amaranth simulation); a library makes every tile an
+        instance of one ``dcom_tile`` module holding a ``dcom_cluster`` (and the arithmetic
+        units and memories instances too).
 
     Ports
     -----
@@ -166,9 +168,6 @@ class Dcom(wiring.Component):
     def __init__(self, config: DcomConfig, library: ModuleLibrary | None = None):
         self.config = config
         self._library = library
-        probe = Cluster(config)
-        probe._MustUse__silence = True
-        self.cluster_latency = probe.latency
         super().__init__({"host": In(host_signature(config)), "busy": Out(1)})
 
     def _tile(self):
@@ -289,7 +288,7 @@ class Dcom(wiring.Component):
                     fill_all_cols.eq(col is None), fill_col.eq(0 if col is None else col)]
 
         # ---- reduction network -------------------------------------------------------------
-        g_row, g_col = math.gcd(f, C), math.gcd(f, R)
+        g_row, g_col = config.reduction_group(C), config.reduction_group(R)
         group_sizes = (g_row, g_col, f)
         m.submodules.reduction = reduction = ReductionUnit(config, lanes, group_sizes,
                                                             self._library)
@@ -367,7 +366,7 @@ class Dcom(wiring.Component):
         m.d.comb += [self.busy.eq(busy)]
 
         # Write-backs in flight, so that no command reads a word before its write lands.
-        track = self.cluster_latency + 1
+        track = config.cluster_latency + 1
         pending_addr = [Signal(addr_bits, name=f"wb_addr_{k}") for k in range(track)]
         pending_valid = [Signal(name=f"wb_valid_{k}") for k in range(track)]
         new_write = Signal()

@@ -34,13 +34,12 @@ from pathlib import Path
 
 from dcom.config import DcomConfig, parse_dims
 from dcom.synth.report import Table, write_report
+from dcom.tb.top import LANCZOS_CASES
 
-#: The simulated Lanczos run: the smallest case of the RTL regression (tests/test_top.py), so
-#: that its build is the regression's cached one.
-SIM_CONFIG = DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=4, grid_cols=4,
-                        buffer_depth=256, bank_depth=512, broadcast_depth=32, program_depth=128,
-                        expansion=1)
-SIM_CASE = {"rows": 40, "cols": 12, "steps": 6, "seed": 1}
+#: The simulated Lanczos run: the smallest case of the RTL regression, so that its build is
+#: the regression's cached one.
+SIM_CONFIG, SIM_CASE = LANCZOS_CASES["1x1-4x4-tall"]
+SIM_SEED = 1
 SIMULATORS = ("verilator", "icarus")
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,9 +94,9 @@ def bench_simulate(fresh_build: bool) -> Table:
             cycles_file = Path(scratch) / f"{sim}.json"
             start = time.monotonic()
             result = run_cocotb(design, "dcom.tb.top", sim, testcase="lanczos_program",
-                                seed=SIM_CASE["seed"], run_name=f"bench-{sim}",
+                                seed=SIM_SEED, run_name=f"bench-{sim}",
                                 env={"DCOM_CONFIG": json.dumps(SIM_CONFIG.to_dict()),
-                                     "DCOM_LANCZOS": json.dumps(SIM_CASE),
+                                     "DCOM_LANCZOS": json.dumps({**SIM_CASE, "seed": SIM_SEED}),
                                      "DCOM_CYCLES_OUT": str(cycles_file)})
             total = time.monotonic() - start
             wall, sim_ns = _testcase_figures(result.results_xml)

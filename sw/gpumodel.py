@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dcom.config import FORMATS
 from dcom.sw.validation import check_int
 
 __all__ = ["GpuSpec", "A100_80GB_SXM", "Kernel", "lanczos_kernels", "gpu_seconds"]
 
 #: Bytes of an FP16 value, the storage format of the matrix and the Lanczos vectors.
-FP16_BYTES = 2
+FP16_BYTES = FORMATS["fp16"].width // 8
 
 
 @dataclass(frozen=True)

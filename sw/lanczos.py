@@ -29,7 +29,7 @@ import numpy as np
 from dcom.sw.validation import check_choice, check_float, check_int, check_matrix
 
 __all__ = ["LanczosInfo", "lanczos_bidiag", "golub_kahan", "singular_triplets",
-           "REORTHOGONALIZATIONS", "check_lanczos_args"]
+           "REORTHOGONALIZATIONS", "check_lanczos_args", "check_rank_steps"]
 
 REORTHOGONALIZATIONS = ("cgs2", "mgs")
 """Full reorthogonalization schemes of :func:`lanczos_bidiag`: classical Gram-Schmidt applied
@@ -187,12 +187,22 @@ def check_lanczos_args(a, rank, steps) -> tuple[np.ndarray, int, int]:
         ``(a, rank, steps)`` with ``steps`` defaulted to ``min(2 rank, min(M, N))``.
     """
     a = check_matrix(a, "A")
-    smaller = min(a.shape)
+    return (a, *check_rank_steps(min(a.shape), rank, steps))
+
+
+def check_rank_steps(smaller: int, rank, steps, steps_name: str = "k") -> tuple[int, int]:
+    """Validate a rank and a step count for a matrix whose smaller dimension is ``smaller``;
+    ``steps`` None defaults to ``min(2 rank, smaller)``.
+
+    Returns
+    -------
+    tuple
+        ``(rank, steps)``.
+    """
     rank = check_int(rank, "rank", 1, smaller)
     if steps is None:
         steps = min(2 * rank, smaller)
-    steps = check_int(steps, "k", rank, smaller)
-    return a, rank, steps
+    return rank, check_int(steps, steps_name, rank, smaller)
 
 
 class _Float64Ops:

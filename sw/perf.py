@@ -45,20 +45,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from dataclasses import dataclass
 
 from dcom.config import DcomConfig
 from dcom.sw.compiler import CompiledLanczos, compile_lanczos
-from dcom.sw.isa import Instruction, InstructionClass, Opcode, Register, ResultIndex, Side, \
+from dcom.sw.isa import Instruction, InstructionClass, Opcode, ResultIndex, Side, \
     Status, instruction_class
 from dcom.sw.isasim import check_instruction
+from dcom.sw.lanczos import check_rank_steps
 from dcom.sw.validation import InputError, check_int
 
 __all__ = ["Latencies", "latencies", "execute_cycles", "InstructionTiming", "ProgramCycles",
            "program_cycles", "RESOURCES", "instruction_macs", "instruction_bounds",
            "ClassRoofline", "roofline", "Workload", "LanczosPerf", "lanczos_perf",
-           "lanczos_phases", "expansion_factors", "expansion_sweep", "perf_report"]
+           "lanczos_phases", "expansion_sweep", "perf_report"]
 
 #: Cycles of the FETCH and DECODE states that precede every instruction.
 FETCH_DECODE_CYCLES = 2
@@ -88,29 +88,23 @@ class Latencies:
 
 @functools.lru_cache(maxsize=None)
 def latencies(config: DcomConfig) -> Latencies:
-    """The latencies of ``config``'s components, read from the components themselves."""
+    """The latencies of ``config``'s components, as the components take them from it."""
     # Imported here: the hardware modules pull in Amaranth, which nothing else here needs.
-    from dcom.hw.cluster import Cluster
-    from dcom.hw.reduction import ReductionUnit
     from dcom.hw.scalar import ScalarUnit
 
-    cluster = Cluster(config)
-    # The tree's latency depends only on its width f, not on the lanes or taps it serves.
-    reduction = ReductionUnit(config, 1, (config.expansion,))
-    for component in (cluster, reduction):
-        component._MustUse__silence = True      # built only to read their latency
-    return Latencies(cluster.latency, reduction.latency, ScalarUnit.latency)
+    return Latencies(config.cluster_latency, config.tree_latency(config.expansion_levels),
+                     ScalarUnit.latency)
 
 
 def _reduction_groups(config: DcomConfig, op: Opcode) -> tuple[int, int]:
     """``(sets, groups)``: the reductions an outer iteration of MV, MTV, PROJ or NORM performs
     one after the other, and the groups of ``gcd(f, K)`` partials each feeds to the tree
     (``icsum_f`` of docs/arithmetic.md over the ``K`` clusters of a row, a column or all)."""
-    R, C, f = config.cluster_rows, config.cluster_cols, config.expansion
+    R, C = config.cluster_rows, config.cluster_cols
     if op == Opcode.MV:
-        return R, C // math.gcd(f, C)
+        return R, C // config.reduction_group(C)
     if op == Opcode.MTV:
-        return C, R // math.gcd(f, R)
+        return C, R // config.reduction_group(R)
     return 1, config.n_groups
 
 
@@ -317,7 +311,7 @@ class ProgramCycles:
         for timing in self.instructions[:len(self.instructions) - stopped_in_norm]:
             counts[timing.klass] += 1
         result = {"cycles": self.total}
-        result.update({Register[f"CYCLES_{k.name}"].name.lower(): v for k, v in counts.items()})
+        result.update({f"cycles_{k.name.lower()}": v for k, v in counts.items()})
         return result
 
 
@@ -528,11 +522,8 @@ class Workload:
         check_int(self.batch, "batch", 1)
         check_int(self.seq, "seq", 1)
         check_int(self.hidden, "hidden", 1)
-        smaller = min(self.seq, self.hidden)
-        check_int(self.rank, "rank", 1, smaller)
-        if self.steps is None:
-            object.__setattr__(self, "steps", min(2 * self.rank, smaller))
-        check_int(self.steps, "steps", self.rank, smaller)
+        _, steps = check_rank_steps(min(self.seq, self.hidden), self.rank, self.steps, "steps")
+        object.__setattr__(self, "steps", steps)
 
     def describe(self) -> str:
         """One line, e.g. ``64 x (4096 x 4096), rank 10, k = 20``."""
@@ -620,19 +611,13 @@ def lanczos_perf(config: DcomConfig, workload: Workload) -> LanczosPerf:
     return LanczosPerf(workload, compiled, program_cycles(config, compiled.program))
 
 
-def expansion_factors(config: DcomConfig) -> list[int]:
-    """Every expansion factor ``config`` allows: the powers of two dividing ``R C``."""
-    n = config.n_clusters
-    return [1 << i for i in range(n.bit_length()) if n % (1 << i) == 0]
-
-
 def expansion_sweep(config: DcomConfig, workload: Workload, factors=None,
                     progress=None) -> list[LanczosPerf]:
     """:func:`lanczos_perf` for every expansion factor in ``factors`` (default: all allowed).
 
     ``progress``, if given, is called with a line of text per factor.
     """
-    factors = expansion_factors(config) if factors is None else list(factors)
+    factors = config.expansion_factors if factors is None else list(factors)
     runs = []
     for k, f in enumerate(factors, 1):
         runs.append(lanczos_perf(config.replace(expansion=f), workload))

@@ -19,10 +19,15 @@ import numpy as np
 from dcom.sw.fparith import add, float_dtype, from_bits, multiply, round_to, to_bits
 
 __all__ = ["SystolicCommand", "SystolicModel", "TileProduct", "matrix_vector_schedule",
-           "matrix_vector_tiles", "weight_words", "SYSTOLIC_ACC_MODES"]
+           "matrix_vector_tiles", "weight_words", "systolic_latency"]
 
-#: Names of the accumulator modes, in the order of their encoding in the RTL enum.
-SYSTOLIC_ACC_MODES = ("HOLD", "ACCUMULATE", "RESTART")
+
+def systolic_latency(rows: int, cols: int, mul_stages: int) -> int:
+    """Cycles from a command's issue until it has retired (``SystolicArray.latency``): the
+    read (1), stage 1 (1), the skew and PE hops to the bottom row (``rows - 1``), the
+    multiplier and the partial-sum register (``mul_stages + 1``), a cycle per column, then
+    the write."""
+    return rows + mul_stages + cols + 1
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,8 @@ def matrix_vector_schedule(products: list[TileProduct], rows: int, cols: int,
 
     Tile ``k`` loads into bank ``k mod 2`` while tile ``k - 1`` computes: its first load shares
     a cycle with the previous tile's multiply. A load into a bank starts only once the last
-    wave that used the bank has passed every PE (``rows + cols`` cycles after that wave issued).
+    wave that used the bank has passed every PE (``rows + cols + mul_stages`` cycles after that
+    wave issued).
     """
     wave_cycles = rows + cols + mul_stages
     cycles: list[dict] = []

@@ -150,8 +150,8 @@ def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
 
     def commit():
         k = window_at(now)
-        group = intervals[k][2]
         if k >= 0:
+            group = intervals[k][2]
             if clock_id in pending and committed.get(clock_id) == 0 and pending[clock_id] == 1:
                 edges[group] += 1
                 for code, position, key in probe_ids:

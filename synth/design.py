@@ -22,17 +22,15 @@ from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist, read_netlist
 __all__ = ["write_library_sources", "synthesize_library", "CategoryFigures", "category_figures",
            "load_netlist", "without_zero_memory_init"]
 
-# Memories come with all-zero initial contents: Amaranth writes one assignment per word,
-# ModuleLibrary condenses them into a loop, dcom.hw.sram's model has its own loop. Either way
-# Yosys spends a minute on a 2048-word buffer unrolling them.
-_ZERO_INIT = re.compile(r"^ *[\w$\\.]+\[\d+\] = \d+'h0+;\n"
-                        r"|^ *for \(i = 0; i < \d+; i = i \+ 1\) [\w$\\.]+\[i\] = 0;\n",
+# In a library build every memory is dcom.hw.sram's module, which clears its contents with a
+# loop; Yosys spends a minute on a 2048-word buffer unrolling it.
+_ZERO_INIT = re.compile(r"^ *for \(i = 0; i < \d+; i = i \+ 1\) [\w$\\.]+\[i\] = 0;\n",
                         re.MULTILINE)
 
 
 def without_zero_memory_init(text: str) -> str:
-    """Verilog ``text`` without the zero initialization of memories (word by word or by a
-    loop); what else the ``initial`` blocks hold stays.
+    """Verilog ``text`` without the loop that clears a memory; what else the ``initial``
+    blocks hold stays.
 
     SRAM macros have no initial contents, and their simulation models start at zero anyway.
     """
@@ -44,15 +42,7 @@ def write_library_sources(library, out_dir: str | Path, memory_init: bool = Fals
 
     Zero memory contents are left out unless ``memory_init`` (RTL simulation wants them).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name in library.names:
-        path = out_dir / f"{name}.v"
-        text = library.text(name)
-        path.write_text(text if memory_init else without_zero_memory_init(text))
-        files.append(path)
-    return files
+    return library.write(out_dir, None if memory_init else without_zero_memory_init)
 
 
 def synthesize_library(library, top: str, out_dir: str | Path, **options) -> SynthesisResult:

@@ -47,7 +47,7 @@ from .measure import PowerRun, measure_power
 from .power import PowerBreakdown, PowerFigures
 from .report import BarChart, ReportFiles, Table, write_report
 from .workloads import Workload, cluster_workload, lanczos_step, systolic_workload
-from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule
+from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule, systolic_latency
 
 __all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", "DesignEvaluation",
            "SynthReport", "evaluate", "systolic_for", "full_scale_systolic", "PAPER"]
@@ -250,8 +250,8 @@ def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation,
 def _schedule_cycles(rows: int, cols: int, mul_stages: int, products: int) -> int:
     """Cycles of ``products`` tile products on a ``rows x cols`` array, drained."""
     tiles = [TileProduct(tuple(range(rows)), 0, "ACCUMULATE")] * products
-    return len(matrix_vector_schedule(tiles, rows, cols, mul_stages)) + rows + cols + \
-        mul_stages + 1
+    return len(matrix_vector_schedule(tiles, rows, cols, mul_stages)) + \
+        systolic_latency(rows, cols, mul_stages)
 
 
 def full_scale_systolic(config: DcomConfig, measured: DesignEvaluation) -> FullScale:

@@ -196,7 +196,7 @@ def simulate(sources: Sequence[Path], top: str, stimulus: Stimulus, outputs: dic
         cycle of the window on; ``()`` is the top module itself. None: no VCD. (Verilator
         dumps every traced net; cell models turn their tracing off.)
     samples : sequence of paths
-        Signals inside the design, as hierarchical name parts (``("mul_0_0", "block", "a")``),
+        Signals inside the design, as hierarchical name parts (``("mul_0_0", "a")``),
         recorded each cycle, in that order, into ``samples.txt``.
     simulator : str
         ``"icarus"`` or ``"verilator"``.

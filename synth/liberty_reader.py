@@ -210,12 +210,18 @@ def _number(text: str | None, default: float = 0.0) -> float:
         return default
 
 
-def _leakage_scale(library: LibertyGroup) -> float:
-    unit = library.attributes.get("leakage_power_unit", "1nW").replace(" ", "").lower()
+def _unit_scale(library: LibertyGroup, attribute: str, default: str,
+                scales: dict[str, float]) -> float:
+    """A unit attribute such as ``"10pW"`` as a factor to the unit ``scales`` maps to 1."""
+    unit = library.attributes.get(attribute, default).replace(" ", "").lower()
     match = re.fullmatch(r"([0-9.]*)([a-z]+)", unit)
-    if not match or match[2] not in _UNIT_SCALE_TO_NW:
+    if not match or match[2] not in scales:
         return 1.0
-    return _number(match[1], 1.0) * _UNIT_SCALE_TO_NW[match[2]]
+    return _number(match[1], 1.0) * scales[match[2]]
+
+
+def _leakage_scale(library: LibertyGroup) -> float:
+    return _unit_scale(library, "leakage_power_unit", "1nW", _UNIT_SCALE_TO_NW)
 
 
 def _cap_scale(library: LibertyGroup) -> float:
@@ -236,11 +242,7 @@ _VOLTAGE_SCALE_TO_V = {"v": 1.0, "mv": 1e-3}
 
 
 def _voltage_scale(library: LibertyGroup) -> float:
-    unit = library.attributes.get("voltage_unit", "1V").replace(" ", "").lower()
-    match = re.fullmatch(r"([0-9.]*)([a-z]+)", unit)
-    if not match or match[2] not in _VOLTAGE_SCALE_TO_V:
-        return 1.0
-    return _number(match[1], 1.0) * _VOLTAGE_SCALE_TO_V[match[2]]
+    return _unit_scale(library, "voltage_unit", "1V", _VOLTAGE_SCALE_TO_V)
 
 
 def _voltage(library: LibertyGroup) -> float:

@@ -31,10 +31,12 @@ from typing import Callable
 
 from amaranth.back import verilog
 
+from dcom.hw.hierarchy import ModuleLibrary
 from dcom.simulators import find
 
 __all__ = ["HdlDesign", "CocotbFailure", "CocotbResult", "build_root", "waves_requested",
-           "write_verilog", "simulator_build_dir", "run_cocotb"]
+           "amaranth_emitter", "library_emitter", "write_verilog", "simulator_build_dir",
+           "run_cocotb"]
 
 TIMESCALE = ("1ns", "1ps")
 
@@ -89,6 +91,18 @@ def amaranth_emitter(make_component: Callable[[], object], toplevel: str):
         path = out_dir / f"{toplevel}.v"
         path.write_text(text)
         return [path]
+
+    return emit
+
+
+def library_emitter(build: Callable[[ModuleLibrary], object], toplevel: str):
+    """An ``emit`` callable for a hierarchical design: ``build(library)`` is registered as
+    ``toplevel`` in a :class:`~dcom.hw.hierarchy.ModuleLibrary`, every module written once."""
+
+    def emit(out_dir: Path) -> list[Path]:
+        library = ModuleLibrary()
+        library.register(toplevel, build(library))
+        return library.write(out_dir)
 
     return emit
 

@@ -19,7 +19,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 from dcom.hw.systolic import encode_systolic_command, systolic_command_layout
 from dcom.sw.fparith import from_bits, multiply, round_to, to_bits
 from dcom.sw.systolicmodel import (SystolicModel, TileProduct, matrix_vector_schedule,
-                                   matrix_vector_tiles)
+                                   matrix_vector_tiles, systolic_latency)
 from dcom.tb.cluster import random_words
 
 __all__ = ["SystolicBench"]
@@ -37,7 +37,7 @@ class SystolicBench:
                                    self.acc_format)
         self.layout = systolic_command_layout(self.rows, self.cols, params["buffer_depth"])
         self.mul_stages = params.get("mul_stages", 1)
-        self.latency = self.rows + self.mul_stages + self.cols + 1
+        self.latency = systolic_latency(self.rows, self.cols, self.mul_stages)
 
     async def start(self) -> None:
         cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())

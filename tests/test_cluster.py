@@ -6,8 +6,7 @@ import pytest
 
 from dcom.config import DcomConfig
 from dcom.hw.cluster import Cluster
-from dcom.hw.hierarchy import ModuleLibrary
-from dcom.tb.cosim import HdlDesign, run_cocotb
+from dcom.tb.cosim import HdlDesign, library_emitter, run_cocotb
 
 pytestmark = pytest.mark.cocotb
 
@@ -23,13 +22,9 @@ CONFIGS = {
 
 def cluster_design(config: DcomConfig) -> HdlDesign:
     """The cluster emitted hierarchically: its units once, then the cluster module."""
-    def emit(out_dir):
-        library = ModuleLibrary()
-        library.register("dcom_cluster", Cluster(config, library))
-        path = out_dir / "dcom_cluster.v"
-        path.write_text("\n".join(library.text(name) for name in library.names))
-        return [path]
-    return HdlDesign("dcom_cluster", emit, config.to_dict())
+    return HdlDesign("dcom_cluster",
+                     library_emitter(lambda library: Cluster(config, library), "dcom_cluster"),
+                     config.to_dict())
 
 
 def run_cluster_bench(config: DcomConfig, sim: str, seed: int) -> None:

@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from dcom.cli import main
 from dcom.config import DcomConfig
 from dcom.hw.generate import LINT_FILE, TOP_MODULE, LintError, generate, lint
 from dcom.simulators import find
@@ -41,7 +40,7 @@ def test_module_by_module_lint_is_clean_and_catches_a_fault(tmp_path):
     config = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
                         buffer_depth=32, bank_depth=64, expansion=2)
     manifest = generate(config, tmp_path, quiet=True, check_lint=True)
-    assert manifest["lint_clean"]["modules"] == len(manifest["modules"])
+    assert sorted(manifest["lint_clean"]) == sorted(m["module"] for m in manifest["modules"])
     # A submodule stands as a stub with its real ports: a connection to a port it lacks...
     cluster = tmp_path / "dcom_cluster.v"
     original = cluster.read_text()

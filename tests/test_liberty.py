@@ -229,3 +229,34 @@ def test_docs_show_the_current_tables():
                re.findall(r"\| dcom_sram_(\d+)x(\d+)_(\d+)r(\d+)w \|", block)]
     assert len(configs) >= 5
     assert block == sram.figures_table_markdown(configs)
+
+
+def test_reader_scales_units_and_averages_arcs(tmp_path):
+    """A hand-written library in other units than dcom's: every figure worked out by hand."""
+    path = tmp_path / "units.lib"
+    path.write_text("""library (units) {
+  voltage_unit : "1mV";
+  leakage_power_unit : "1pW";
+  capacitive_load_unit (1,pf);
+  nom_voltage : 800;
+  cell (BUF_T) {
+    area : 1.5;
+    cell_leakage_power : 500;
+    pin (A) { direction : input; capacitance : 0.002; }
+    pin (Z) {
+      direction : output;
+      function : "A";
+      internal_power () { related_pin : "A"; rise_power (scalar) { values ("1, 3"); }
+                          fall_power (scalar) { values ("5"); } }
+      internal_power () { related_pin : "A"; power (scalar) { values ("2"); } }
+    }
+  }
+}
+""")
+    library = read_liberty(path)
+    cell = library.cells["BUF_T"]
+    assert library.voltage == pytest.approx(0.8)
+    assert cell.area_um2 == 1.5 and cell.leakage_nw == pytest.approx(0.5)
+    assert cell.pins["A"].capacitance_ff == pytest.approx(2.0)
+    # Arcs: (mean(1, 3) + 5) / 2 = 3.5 and 2; their mean 2.75 pF mV^2 = 2.75e-3 fJ.
+    assert cell.pins["Z"].internal_energy_fj == pytest.approx(2.75e-3)

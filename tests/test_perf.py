@@ -6,13 +6,13 @@ import pytest
 
 from dcom.cli import main
 from dcom.config import DcomConfig
-from dcom.sw.compiler import CompileError, compile_lanczos
+from dcom.sw.compiler import CompileError
 from dcom.sw.gpumodel import A100_80GB_SXM, gpu_seconds, lanczos_kernels
 from dcom.sw.isa import Instruction, Opcode, Side, Status
 from dcom.sw.perf import (Latencies, Workload, execute_cycles, expansion_sweep, latencies,
                           lanczos_perf, lanczos_phases, program_cycles, roofline)
 from dcom.sw.validation import InputError
-from test_top import LANCZOS_CASES, SMALL
+from dcom.tb.top import LANCZOS_CASES, SMALL_CONFIG as SMALL
 
 
 def test_latencies_come_from_the_components():
@@ -49,7 +49,10 @@ def test_bank_width_and_clock_are_parameters():
     assert execute_cycles(SMALL, Instruction(Opcode.NORM, n=2), stops=True) == 2 + 4 + 4 + 27
     program = [load, Instruction(Opcode.HALT)]
     slow = program_cycles(SMALL.replace(clock_mhz=500.0), program)
-    assert slow.seconds == pytest.approx(2 * program_cycles(SMALL, program).seconds)
+    # Start, FETCH and DECODE, LOAD (a word a cycle, two to finish), its barrier, FETCH and
+    # DECODE of HALT.
+    assert slow.total == 1 + 2 + (3 + 2) + 1 + 2
+    assert slow.seconds == pytest.approx(11 / 500e6)
 
 
 def test_program_totals_and_counters():
@@ -78,6 +81,9 @@ def test_stops():
     assert program_cycles(SMALL, [Instruction(99)]).status == Status.BAD_OPCODE
     full = program_cycles(SMALL, [Instruction(Opcode.ZERO, n=1)] * SMALL.program_depth)
     assert (full.status, full.stop_pc) == (Status.BAD_PC, SMALL.program_depth)
+    # Start, then per ZERO a FETCH, a DECODE, 1 + 1 cycles of execution and its barrier, then
+    # the FETCH past the end.
+    assert full.total == 1 + SMALL.program_depth * (2 + 2 + 1) + 1
     # Not counted for a class: the start cycle, the first FETCH and every DECODE.
     assert full.counters()["cycles_memory"] == full.total - 2 - SMALL.program_depth
     stopped = program_cycles(SMALL, [norm, norm], stop=(Status.BREAKDOWN, 1))

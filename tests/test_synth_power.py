@@ -23,7 +23,8 @@ from dcom.synth.gatesim import simulate
 from dcom.synth.liberty import write_liberty
 from dcom.synth.liberty_reader import read_liberty
 from dcom.synth.netlist import FLOP, STD, CellInstance, ModuleNetlist, instance_paths
-from dcom.synth.power import ToggleSet, power_breakdown, transition_energies
+from dcom.synth.power import (ToggleSet, inherited_categories, power_breakdown,
+                              transition_energies)
 from dcom.synth import technology as tech
 
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
@@ -74,11 +75,11 @@ def test_power_is_measured_on_a_checked_netlist(report):
         assert total.leakage_uw == pytest.approx(design.result.totals().leakage_nw / 1000)
         assert 0.01 < power.toggle_rate < 1
     cluster = result.cluster.power.power
-    # The read ports are enabled only for the multiplies, each reading a tile and a vector
-    # word; the writes are the step's write-backs (one per tile row and tile column).
-    multiplies = result.cluster.workload.macs // SMALL.macs_per_cluster
+    # The step's block is 2 x 2 tiles of the 2 x 2 grid: 4 multiplies for MV and 4 for MTV,
+    # each reading a tile word and a vector word (the read ports are enabled for nothing
+    # else), and a write-back per tile row and per tile column.
     (accesses,) = cluster.sram_accesses.values()
-    assert accesses == {"reads": 2 * multiplies, "writes": 4}
+    assert accesses == {"reads": 2 * (4 + 4), "writes": 2 + 2}
     text = "\n".join(lines)
     assert "netlist equals RTL" in text and "replaying" in text
 
@@ -98,10 +99,7 @@ def test_module_by_module_power_equals_whole_netlist_simulation(report, tmp_path
     per_path = defaultdict(dict)
     for (path, bit), count in activity.toggles.items():
         per_path[path][bit] = count
-    inherited = {(): None}
-    for path in paths:
-        if path:
-            inherited[path] = CLUSTER_RULES.instance(path[-1])
+    inherited = inherited_categories(modules, synthesis.top, CLUSTER_RULES)
     whole = power_breakdown(modules, library, macros,
                             [ToggleSet(paths[p], t, inherited[p]) for p, t in per_path.items()],
                             {}, activity.clock_edges, CLUSTER_RULES, {}, {}, SMALL.clock_mhz)
@@ -120,6 +118,12 @@ def test_reports_and_comparison(report):
     assert set(ratios) == {"cluster scale (measured)", "full array (estimate)"}
     for values in ratios.values():
         assert set(values) == {"area", "power", "energy"}
+    # At cluster scale: Yosys' own totals, and energy = power x time.
+    cluster, systolic = ratios["cluster scale (measured)"], result.systolic
+    assert cluster["area"] == pytest.approx(result.cluster.result.totals().area_um2
+                                            / systolic.result.totals().area_um2)
+    cycles = result.cluster.power.power.cycles / systolic.power.power.cycles
+    assert cluster["energy"] == pytest.approx(cluster["power"] * cycles)
     # The whole instance, synthesized: four clusters' worth of each cluster category (a
     # separate Yosys run: ABC may map a module a few cells differently), plus the top level's
     # memories and logic.
@@ -128,6 +132,10 @@ def test_reports_and_comparison(report):
     assert instances["dcom_cluster"] == 4 and instances["dcom_fp_mul_fp32_s1"] == 16
     for category, figures in result.cluster.area.items():
         assert top[category].area_um2 == pytest.approx(4 * figures.area_um2, rel=0.03)
+    # Every macro that is not a cluster's buffer is a bank, the program or the broadcast memory.
+    buffers = 4 * result.cluster.result.totals().macro_area_um2
+    assert top[TOP_MEMORY_CATEGORY].macro_area_um2 == pytest.approx(
+        result.top.result.totals().macro_area_um2 - buffers)
     assert top[TOP_MEMORY_CATEGORY].macro_area_um2 > 0
     assert top[TOP_GLUE_CATEGORY].std_area_um2 > 0
     assert data["full_array"]["dcom"]["area_um2"] == pytest.approx(result.top.area_um2())

@@ -4,29 +4,23 @@ import json
 
 import pytest
 
-from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.systolic import SystolicArray
-from dcom.tb.cosim import HdlDesign, run_cocotb
+from dcom.tb.cosim import HdlDesign, library_emitter, run_cocotb
 
 pytestmark = pytest.mark.cocotb
 
-# One small non-square array with FP16 accumulation and combinational multipliers; the FP32,
-# pipelined array of `dcom synth` runs (and is checked against the same model) in
-# tests/test_synth_power.py.
+# Small non-square arrays: FP16 accumulation with combinational multipliers, and FP32
+# accumulation with a pipelined multiplier (what `dcom synth` compares with).
 ARRAYS = {
     "3x2-fp16acc": dict(rows=3, cols=2, buffer_depth=32, acc_format="fp16", mul_stages=0),
+    "2x3-fp32acc-s1": dict(rows=2, cols=3, buffer_depth=32, acc_format="fp32", mul_stages=1),
 }
 
 
 def systolic_design(params: dict) -> HdlDesign:
     """The array emitted hierarchically: the PE and its units once."""
-    def emit(out_dir):
-        library = ModuleLibrary()
-        library.register("dcom_systolic", SystolicArray(**params, library=library))
-        path = out_dir / "dcom_systolic.v"
-        path.write_text("\n".join(library.text(name) for name in library.names))
-        return [path]
-    return HdlDesign("dcom_systolic", emit, params)
+    return HdlDesign("dcom_systolic", library_emitter(
+        lambda library: SystolicArray(**params, library=library), "dcom_systolic"), params)
 
 
 @pytest.mark.parametrize("name", ARRAYS)

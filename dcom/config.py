@@ -127,7 +127,14 @@ class DcomConfig:
     mul_stages : int
         Pipeline registers inside each multiplier (0 = combinational).
     add_stages : int
-        Pipeline registers inside each adder (0 = combinational).
+        Pipeline registers inside each adder of the reduction trees (0 = combinational).
+    acc_sets : int
+        Accumulator sets per cluster (each ``P`` row and ``Q`` column accumulators). Several
+        sets let the sums of different tile rows (or columns, blocks, slots) interleave and
+        one set's partials be reduced while others accumulate.
+    acc_stages : int
+        Pipeline registers inside the accumulators' adders (0 = combinational). A command
+        may only read a set :attr:`acc_latency` cycles after the previous command updating it.
     tree_registers : bool
         Whether a register follows every level of the reduction trees.
     clock_mhz : float
@@ -148,6 +155,8 @@ class DcomConfig:
     expansion: int = 8
     mul_stages: int = 1
     add_stages: int = 0
+    acc_sets: int = 8
+    acc_stages: int = 0
     tree_registers: bool = True
     clock_mhz: float = 1000.0
 
@@ -172,7 +181,9 @@ class DcomConfig:
             raise ConfigError("expansion", self.expansion,
                               f"powers of two that divide the {self.n_clusters} clusters: "
                               f"{allowed}")
-        for name in ("mul_stages", "add_stages"):
+        if not _is_int(self.acc_sets) or not 1 <= self.acc_sets <= 64:
+            raise ConfigError("acc_sets", self.acc_sets, "integers from 1 to 64")
+        for name in ("mul_stages", "add_stages", "acc_stages"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
                 raise ConfigError(name, value, "integers >= 0")
@@ -231,6 +242,26 @@ class DcomConfig:
                                          self.tree_latency(self.col_tree_levels))
 
     @property
+    def acc_latency(self) -> int:
+        """Cycles from a command updating an accumulator set to the next that may read it: the
+        accumulator adder's registers and the accumulator itself."""
+        return self.acc_stages + 1
+
+    @property
+    def scalar_latency(self) -> int:
+        """Cycles of one square root or reciprocal of the scalar unit (``dcom.hw.scalar``, FP32
+        in every configuration): one to load the operand, then one per result bit -- the
+        24-bit significand, a guard bit and an integer bit."""
+        return 1 + FORMATS["fp32"].man_bits + 3
+
+    @property
+    def batch(self) -> int:
+        """Sums the controller interleaves command by command, each in its own accumulator
+        set: ``acc_latency``, so that a set is never read too early, but at most half the
+        sets, so that a batch accumulates while the previous one is reduced."""
+        return max(1, min(self.acc_latency, self.acc_sets // 2))
+
+    @property
     def expansion_levels(self) -> int:
         """Adder levels of the inter-cluster tree that sums a group of ``f`` partials."""
         return self.expansion.bit_length() - 1
@@ -245,6 +276,28 @@ class DcomConfig:
         """Partials summed by one group of the inter-cluster tree when ``partials`` clusters
         (a cluster row, a cluster column, all) reduce: ``gcd(f, partials)``."""
         return math.gcd(self.expansion, partials)
+
+    @property
+    def reduction_group_sizes(self) -> tuple[int, int, int]:
+        """Group sizes of a cluster row's, a cluster column's and all clusters' reductions."""
+        return (self.reduction_group(self.cluster_cols), self.reduction_group(self.cluster_rows),
+                self.expansion)
+
+    @property
+    def max_reduction_groups(self) -> int:
+        """The most groups one reduction feeds to the network (of a cluster row, a cluster
+        column, or all clusters)."""
+        g_row, g_col, _ = self.reduction_group_sizes
+        return max(self.cluster_cols // g_row, self.cluster_rows // g_col, self.n_groups)
+
+    @property
+    def network_latency(self) -> int:
+        """Cycles from a group entering the reduction network to its reduction's sum leaving
+        it: the input register, the group tree of ``log2 f`` levels, and one level of the
+        stream tree per doubling of :attr:`max_reduction_groups`."""
+        stream_levels = (self.max_reduction_groups - 1).bit_length()
+        return (1 + self.tree_latency(self.expansion_levels)
+                + stream_levels * (self.add_stages + 1))
 
     @property
     def word_bits(self) -> int:

@@ -7,9 +7,14 @@ column trees give ``A_tile.T @ y`` from the same stored tile. Accumulators behin
 partial results over many tiles. The word layouts and the arithmetic are those of
 ``docs/arithmetic.md``, which the golden model follows too.
 
-Commands enter one per cycle and retire in order, :attr:`Cluster.latency` cycles later, when
-they update the accumulators or write the buffer; the sequencer keeps a read of a word at least
-that far behind a write-back to it.
+Commands enter one per cycle. Each names one of ``acc_sets`` accumulator sets, so that
+independent sums (tile rows, blocks, slots) can interleave: the accumulators' adders are
+pipelined (``acc_stages``), and a command that reads a set (``ACCUMULATE``, ``WRITE_*``) must
+issue at least ``acc_latency`` cycles after the previous command that updated it. A command
+updates its set :attr:`Cluster.latency` cycles after it issues and writes the buffer
+:attr:`Cluster.write_latency` cycles after; the sequencer keeps a read of a word at least that
+far behind a write-back to it. The ``acc_read`` port shows any set, for the inter-cluster
+reduction.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from dcom.config import FORMATS, DcomConfig
-from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, canonical_nan
+from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, canonical_nan, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.sram import Sram
 
@@ -55,7 +60,7 @@ class Broadcast(enum.Enum, shape=2):
 
 
 class AccMode(enum.Enum, shape=2):
-    """What a command does to a set of accumulators (rows or columns)."""
+    """What a command does to its set's row or column accumulators."""
 
     HOLD = 0
     #: ``acc <- acc + tree`` (``MULTIPLY``), or load (``PRELOAD``), or write it (``WRITE_*``).
@@ -73,6 +78,7 @@ def command_layout(config: DcomConfig) -> data.StructLayout:
         "row_acc": AccMode,
         "col_acc": AccMode,
         "lane": max(1, ceil_log2(config.macs_per_cluster)),
+        "acc_set": max(1, ceil_log2(config.acc_sets)),
         "a_addr": max(1, ceil_log2(config.buffer_depth)),
         "b_addr": max(1, ceil_log2(config.buffer_depth)),
     })
@@ -84,7 +90,7 @@ def encode_command(config: DcomConfig, cmd) -> int:
     value = command_layout(config).const({
         "op": ClusterOp[cmd.op], "broadcast": Broadcast[cmd.broadcast], "negate": int(cmd.negate),
         "row_acc": AccMode[cmd.row_acc], "col_acc": AccMode[cmd.col_acc], "lane": cmd.lane,
-        "a_addr": cmd.a_addr, "b_addr": cmd.b_addr})
+        "acc_set": cmd.acc_set, "a_addr": cmd.a_addr, "b_addr": cmd.b_addr})
     return value.as_bits()
 
 
@@ -105,6 +111,7 @@ def cluster_signature(config: DcomConfig) -> wiring.Signature:
         "read": In(wiring.Signature({
             "valid": Out(1), "ready": In(1), "addr": Out(addr),
             "resp_valid": In(1), "data": In(_word(config))})),
+        "acc_read": In(max(1, ceil_log2(config.acc_sets))),
         "row_acc": Out(data.ArrayLayout(acc, config.grid_rows)),
         "col_acc": Out(data.ArrayLayout(acc, config.grid_cols)),
         "idle": Out(1),
@@ -125,7 +132,9 @@ class Cluster(wiring.Component):
     Attributes
     ----------
     latency : int
-        Cycles from a command's issue to its retirement.
+        Cycles from a command's issue to the update of its accumulator set.
+    write_latency : int
+        Cycles from a ``WRITE_*`` command's issue to its buffer write.
 
     Ports
     -----
@@ -133,7 +142,8 @@ class Cluster(wiring.Component):
     fill : writes lanes of a buffer word (host load); ``ready`` is low while a write-back retires.
     read : reads a buffer word, answered next cycle with ``resp_valid``; ``ready`` is low while
         a command issues.
-    row_acc, col_acc : the accumulators, in the accumulation format.
+    acc_read, row_acc, col_acc : the accumulators of set ``acc_read``, in the accumulation
+        format.
     idle : no command in flight.
     """
 
@@ -145,7 +155,8 @@ class Cluster(wiring.Component):
                                lambda: FPMultiplier(out_format=acc, stages=config.mul_stages))
         self.tree_latency = max(config.tree_latency(config.row_tree_levels),
                                 config.tree_latency(config.col_tree_levels))
-        self.latency = config.cluster_latency
+        self.write_latency = config.cluster_latency
+        self.latency = config.cluster_latency + config.acc_stages
         super().__init__(cluster_signature(config))
 
     def _unit(self, name, make):
@@ -178,14 +189,6 @@ class Cluster(wiring.Component):
             f"dcom_fp_convert_{src}_{dst}", lambda: FPConvert(src, dst))()
         m.d.comb += unit.a.eq(value)
         return unit.result
-
-    @staticmethod
-    def _delay(m: Module, value, cycles: int, name: str):
-        for stage in range(cycles):
-            delayed = Signal.like(value, name=f"{name}_d{stage}")
-            m.d.sync += delayed.eq(value)
-            value = delayed
-        return value
 
     def elaborate(self, platform):
         m = Module()
@@ -244,10 +247,10 @@ class Cluster(wiring.Component):
         row_sums, col_sums = [], []
         for i in range(P):
             total, latency = self._tree(m, [products[i][j] for j in range(Q)], f"row{i}")
-            row_sums.append(self._delay(m, total, self.tree_latency - latency, f"row{i}_align"))
+            row_sums.append(delay(m, total, self.tree_latency - latency, f"row{i}_align"))
         for j in range(Q):
             total, latency = self._tree(m, [products[i][j] for i in range(P)], f"col{j}")
-            col_sums.append(self._delay(m, total, self.tree_latency - latency, f"col{j}_align"))
+            col_sums.append(delay(m, total, self.tree_latency - latency, f"col{j}_align"))
 
         # Control and preload values travel beside the data to the retire stage.
         # Only column 0 (row preload) and row 0 (column preload) of the B word can be loaded.
@@ -257,23 +260,39 @@ class Cluster(wiring.Component):
         m.d.comb += preload.eq(Cat(*(b_word[i * Q] for i in range(P)),
                                    *(b_word[j] for j in range(Q))))
         for stage in range(config.mul_stages + self.tree_latency):
-            nxt = Signal(command_layout(config), name=f"ctl_d{stage}")
-            nxt_valid = Signal(name=f"ctl_valid_d{stage}")
-            nxt_preload = Signal(preload_layout, name=f"preload_d{stage}")
-            m.d.sync += [nxt.eq(retire), nxt_valid.eq(retire_valid), nxt_preload.eq(preload)]
-            retire, retire_valid, preload = nxt, nxt_valid, nxt_preload
+            retire, retire_valid, preload = self._stage(m, retire, retire_valid, preload,
+                                                        f"d{stage}")
             in_flight.append(retire_valid)
+        # The accumulator adders' registers: the update lands acc_stages cycles after retire.
+        commit, commit_valid, commit_preload = retire, retire_valid, preload
+        for stage in range(config.acc_stages):
+            commit, commit_valid, commit_preload = self._stage(
+                m, commit, commit_valid, commit_preload, f"acc{stage}")
+            # A write-back is done at retire; only accumulator updates are still in flight.
+            in_flight.append(commit_valid & ((commit.op == ClusterOp.MULTIPLY)
+                                             | (commit.op == ClusterOp.PRELOAD)))
         m.d.comb += self.idle.eq(~Cat(*in_flight).any())
 
-        self._accumulators(m, retire, retire_valid, self.row_acc, row_sums,
-                           [preload[i] for i in range(P)], "row_acc")
-        self._accumulators(m, retire, retire_valid, self.col_acc, col_sums,
-                           [preload[P + j] for j in range(Q)], "col_acc")
+        row_sets = Array(Signal(data.ArrayLayout(config.acc.width, P), name=f"row_acc_set{k}")
+                         for k in range(config.acc_sets))
+        col_sets = Array(Signal(data.ArrayLayout(config.acc.width, Q), name=f"col_acc_set{k}")
+                         for k in range(config.acc_sets))
+        m.d.comb += [self.row_acc.eq(row_sets[self.acc_read]),
+                     self.col_acc.eq(col_sets[self.acc_read])]
+        row_now, col_now = row_sets[retire.acc_set], col_sets[retire.acc_set]
+        for name, sets, now, sums, mode, commit_mode, lanes in (
+                ("row_acc", row_sets, row_now, row_sums, retire.row_acc, commit.row_acc,
+                 range(P)),
+                ("col_acc", col_sets, col_now, col_sums, retire.col_acc, commit.col_acc,
+                 range(P, P + Q))):
+            self._accumulators(m, name, now, sums, mode, sets[commit.acc_set],
+                               commit, commit_valid, commit_mode,
+                               [commit_preload[k] for k in lanes])
 
         # Write-back of rounded accumulators, else host fill, through the one write port.
-        rows16 = [self._convert(m, self.row_acc[i], config.acc_format, "fp16", f"narrow_row{i}")
+        rows16 = [self._convert(m, row_now[i], config.acc_format, "fp16", f"narrow_row{i}")
                   for i in range(P)]
-        cols16 = [self._convert(m, self.col_acc[j], config.acc_format, "fp16", f"narrow_col{j}")
+        cols16 = [self._convert(m, col_now[j], config.acc_format, "fp16", f"narrow_col{j}")
                   for j in range(Q)]
         writing_rows = retire_valid & (retire.op == ClusterOp.WRITE_ROWS)
         writing_cols = retire_valid & (retire.op == ClusterOp.WRITE_COLS)
@@ -292,19 +311,30 @@ class Cluster(wiring.Component):
                          buffer.wr_en.eq(self.fill.lanes)]
         return m
 
-    def _accumulators(self, m, retire, retire_valid, accs, sums, preload_lanes, name):
+    @staticmethod
+    def _stage(m: Module, control, valid, preload, name: str):
+        """One pipeline register for a command's control, valid bit and preload lanes."""
+        nxt = Signal.like(control, name=f"ctl_{name}")
+        nxt_valid = Signal(name=f"ctl_valid_{name}")
+        nxt_preload = Signal.like(preload, name=f"preload_{name}")
+        m.d.sync += [nxt.eq(control), nxt_valid.eq(valid), nxt_preload.eq(preload)]
+        return nxt, nxt_valid, nxt_preload
+
+    def _accumulators(self, m, name, now, sums, mode, target, commit, commit_valid,
+                      commit_mode, preload_lanes):
+        """One path's accumulators: at retire the adders take set ``now`` (or +0 to restart)
+        and the tree sums; ``acc_stages`` cycles later the sum, or the widened preload lanes,
+        lands in ``target``, the committing command's set."""
         config = self.config
-        adder = self._unit(f"dcom_fp_add_{config.acc_format}_s0",
-                           lambda: FPAdder(fmt=config.acc_format, stages=0))
-        mode = retire.row_acc if name == "row_acc" else retire.col_acc
-        for k in range(len(accs)):
-            # One combinational adder per accumulator: the loop acc <- acc + t closes in a cycle.
+        adder = self._unit(f"dcom_fp_add_{config.acc_format}_s{config.acc_stages}",
+                           lambda: FPAdder(fmt=config.acc_format, stages=config.acc_stages))
+        for k in range(len(sums)):
             m.submodules[f"{name}_add{k}"] = add = adder()
             wide = self._convert(m, preload_lanes[k], "fp16", config.acc_format,
                                  f"{name}_widen{k}")
-            m.d.comb += [add.a.eq(Mux(mode == AccMode.RESTART, 0, accs[k])), add.b.eq(sums[k])]
-            with m.If(retire_valid & (mode != AccMode.HOLD)):
-                with m.If(retire.op == ClusterOp.MULTIPLY):
-                    m.d.sync += accs[k].eq(add.sum)
-                with m.Elif(retire.op == ClusterOp.PRELOAD):
-                    m.d.sync += accs[k].eq(wide)
+            m.d.comb += [add.a.eq(Mux(mode == AccMode.RESTART, 0, now[k])), add.b.eq(sums[k])]
+            with m.If(commit_valid & (commit_mode != AccMode.HOLD)):
+                with m.If(commit.op == ClusterOp.MULTIPLY):
+                    m.d.sync += target[k].eq(add.sum)
+                with m.Elif(commit.op == ClusterOp.PRELOAD):
+                    m.d.sync += target[k].eq(wide)

@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from dcom.config import FORMATS, ConfigError, FloatFormat
 
-__all__ = ["FPMultiplier", "FPAdder", "FPConvert", "canonical_nan", "leading_zeros"]
+__all__ = ["FPMultiplier", "FPAdder", "FPConvert", "canonical_nan", "leading_zeros", "delay"]
 
 #: Operand format of the multipliers (FP16, see ``DcomConfig.mul_format``).
 OPERAND = FORMATS["fp16"]
@@ -60,6 +60,15 @@ def leading_zeros(m: Module, value, name: str = "zeros") -> Signal:
     pad = size - len(value)
     padded = _wire(m, f"{name}_in", Cat(Const(1 << (pad - 1), pad), value))
     return _wire(m, name, _priority_tree(m, padded, name)[1])
+
+
+def delay(m: Module, value, cycles: int, name: str):
+    """``value`` through ``cycles`` registers (named ``<name>_d<k>``)."""
+    for stage in range(cycles):
+        delayed = Signal.like(value, name=f"{name}_d{stage}")
+        m.d.sync += delayed.eq(value)
+        value = delayed
+    return value
 
 
 def _priority_tree(m: Module, bits: Value, name: str) -> tuple[Value, Value]:

@@ -1,10 +1,21 @@
-"""The inter-cluster reduction: ``icsum_f`` of docs/arithmetic.md in hardware.
+"""The inter-cluster reduction network: ``icsum`` of docs/arithmetic.md, one group a cycle.
 
-Partial results of ``K`` clusters are combined as a binary tree inside each group of
-``g = gcd(f, K)`` neighbouring clusters (paper section 5.3), then the group results are added
-left to right. The unit holds one pipelined tree of width ``f``; a group of ``g < f`` partials
-is read from node 0 of tree level ``log2 g``, which adds exactly ``tree_g`` of the first ``g``
-inputs. One group enters per cycle; the fold adds each group result as it leaves the tree.
+Partial results of ``K`` clusters (a cluster row, a cluster column, or all clusters) are summed
+as the pairwise tree ``tree_K`` of the contract. The network takes ``g = gcd(f, K)``
+neighbouring partials a cycle (``f`` the expansion factor) and proceeds in two parts:
+
+* a **group tree** of width ``f``, pipelined, whose level ``log2 g`` holds the sum of the
+  ``g`` partials of the group (the first ``log2 g`` levels of ``tree_K``: ``g`` divides ``K``);
+* a **stream tree** of ``H`` levels that pairs the group sums as they arrive, one a cycle. Each
+  level holds one value: the next one is added to it (the pair's left operand first), unless it
+  is the last of its reduction and nothing is held, in which case it passes on (added to
+  ``-0``, which changes nothing). That is the level-by-level pairing of ``tree_K``, the odd last
+  element carried up; the final sum leaves level ``H`` with the ``last`` flag.
+
+Nothing loops back, so every adder is pipelined and the network accepts a group every cycle,
+reductions back to back, whatever their sizes (up to ``2**H`` groups). ``f`` sets the width
+of the group tree, so the partials the network takes a cycle: the throughput of every
+reduction, and its cost in adders.
 """
 
 from __future__ import annotations
@@ -14,59 +25,65 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from dcom.config import DcomConfig
-from dcom.hw.fp import FPAdder
+from dcom.hw.fp import FPAdder, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 
-__all__ = ["ReductionUnit"]
+__all__ = ["ReductionNetwork"]
 
 
-class ReductionUnit(wiring.Component):
-    """Tree-then-fold reduction of lane vectors from several clusters.
+class ReductionNetwork(wiring.Component):
+    """Group tree, then stream tree, of lane vectors from several clusters.
 
     Parameters
     ----------
     config : DcomConfig
-        Expansion factor ``f`` (tree width), accumulation format and pipelining.
+        Expansion factor ``f`` (group tree width), accumulation format and pipelining.
     lanes : int
         Values reduced side by side (one per accumulator lane).
-    group_sizes : sequence of int
-        The group sizes ``g`` the unit must serve (powers of two dividing ``f``); input ``tap``
-        selects one by its position in this sequence.
+    tag_bits : int
+        Width of ``tag``, which travels with each group and leaves with the final sum.
     library : ModuleLibrary or None
         Where the adders are emitted once (``None``: flat).
 
     Attributes
     ----------
+    group_sizes : tuple of int
+        The group sizes ``g`` the network serves (``DcomConfig.reduction_group_sizes``): input
+        ``tap`` selects one by its position.
     latency : int
-        Cycles from a group entering to its result leaving the tree.
+        Cycles from a group entering (``valid``) to its reduction's sum leaving
+        (``result_valid``), when it is the reduction's last group
+        (``DcomConfig.network_latency``).
 
     Ports
     -----
-    valid, last : a group enters this cycle; it is the last of its reduction.
-    group : ``f`` lane vectors; only the first ``g`` are used.
-    tap : index into ``group_sizes``; held constant during a reduction.
-    result, done : the reduced lane vector, final in the cycle ``done`` is high and held until
-        the next reduction finishes.
+    valid, last, group, tap, tag : a group enters; ``last`` marks its reduction's last one.
+        The inputs are registered: they may come from a wide multiplexer.
+    result_valid, result, result_tag : a reduction's sum, with the tag of its last group.
     """
 
-    def __init__(self, config: DcomConfig, lanes: int, group_sizes,
+    def __init__(self, config: DcomConfig, lanes: int, tag_bits: int,
                  library: ModuleLibrary | None = None):
         self.config = config
         self.lanes = lanes
-        self.group_sizes = tuple(group_sizes)
-        for g in self.group_sizes:
-            assert config.expansion % g == 0 and g & (g - 1) == 0, g
+        self.group_sizes = config.reduction_group_sizes
         self._library = library
         self.levels = config.expansion_levels
-        self.latency = config.tree_latency(self.levels)
+        self.stream_levels = (config.max_reduction_groups - 1).bit_length()
+        self.group_latency = config.tree_latency(self.levels)
+        self.stream_latency = config.add_stages + 1
+        self.latency = 1 + self.group_latency + self.stream_levels * self.stream_latency
+        assert self.latency == config.network_latency
         vector = data.ArrayLayout(config.acc.width, lanes)
         super().__init__({
             "valid": In(1),
             "last": In(1),
             "group": In(data.ArrayLayout(vector, config.expansion)),
             "tap": In(range(max(2, len(self.group_sizes)))),
+            "tag": In(max(1, tag_bits)),
+            "result_valid": Out(1),
             "result": Out(vector),
-            "done": Out(1),
+            "result_tag": Out(max(1, tag_bits)),
         })
 
     def _adder(self, stages: int):
@@ -80,8 +97,16 @@ class ReductionUnit(wiring.Component):
         vector = data.ArrayLayout(config.acc.width, self.lanes)
         stage = config.add_stages + int(config.tree_registers)
 
-        # The tree, lane by lane; taps[level] is node 0 of that level.
-        nodes = [self.group[t] for t in range(config.expansion)]
+        # Input registers.
+        group = Signal.like(self.group)
+        valid, last = Signal(), Signal()
+        tap = Signal.like(self.tap)
+        tag = Signal.like(self.tag)
+        m.d.sync += [group.eq(self.group), valid.eq(self.valid), last.eq(self.last),
+                     tap.eq(self.tap), tag.eq(self.tag)]
+
+        # Group tree, lane by lane; taps[level] is node 0 of that level.
+        nodes = [group[t] for t in range(config.expansion)]
         taps = [nodes[0]]
         for level in range(self.levels):
             sums = []
@@ -98,35 +123,38 @@ class ReductionUnit(wiring.Component):
                 sums.append(total)
             nodes = sums
             taps.append(nodes[0])
+        # Every tap leaves after the whole tree's latency; the tap choice travels along.
+        aligned = [delay(m, taps[g.bit_length() - 1], self.group_latency -
+                               (g.bit_length() - 1) * stage, f"tap{g}")
+                   for g in self.group_sizes]
+        tap_out = delay(m, tap, self.group_latency, "tap")
+        value = Array(aligned)[tap_out] if len(aligned) > 1 else aligned[0]
+        valid = delay(m, valid, self.group_latency, "valid")
+        last = delay(m, last, self.group_latency, "last")
+        tag = delay(m, tag, self.group_latency, "tag")
 
-        # Every tap leaves after the whole tree's latency, so the fold sees one timing.
-        aligned = []
-        for g in self.group_sizes:
-            level = g.bit_length() - 1
-            value = taps[level]
-            for d in range(self.latency - level * stage):
-                delayed = Signal(vector, name=f"tap{g}_d{d}")
-                m.d.sync += delayed.eq(value)
-                value = delayed
-            aligned.append(value)
-        out = Array(aligned)[self.tap] if len(aligned) > 1 else aligned[0]
+        # Stream tree: each level pairs the values it receives.
+        negative_zero = 1 << (config.acc.width - 1)
+        for level in range(self.stream_levels):
+            held = Signal(vector, name=f"s{level}_held")
+            held_valid = Signal(name=f"s{level}_held_valid")
+            combine = valid & held_valid
+            carry = valid & ~held_valid & last
+            with m.If(valid & ~held_valid & ~last):
+                m.d.sync += [held.eq(value), held_valid.eq(1)]
+            with m.If(combine):
+                m.d.sync += held_valid.eq(0)
+            total = Signal(vector, name=f"s{level}_sum")
+            for lane in range(self.lanes):
+                m.submodules[f"stream_l{level}_{lane}"] = add = self._adder(config.add_stages)
+                m.d.comb += [add.a.eq(Mux(combine, held[lane], value[lane])),
+                             add.b.eq(Mux(combine, value[lane], negative_zero))]
+                m.d.sync += total[lane].eq(add.sum)
+            out_valid = delay(m, combine | carry, self.stream_latency, f"s{level}_valid")
+            last = delay(m, last, self.stream_latency, f"s{level}_last")
+            tag = delay(m, tag, self.stream_latency, f"s{level}_tag")
+            valid, value = out_valid, total
 
-        out_valid, out_last = self.valid, self.last
-        for d in range(self.latency):
-            valid_d, last_d = Signal(name=f"valid_d{d}"), Signal(name=f"last_d{d}")
-            m.d.sync += [valid_d.eq(out_valid), last_d.eq(out_last)]
-            out_valid, out_last = valid_d, last_d
-
-        # Fold: the first group result loads, later ones add, left to right.
-        first = Signal(init=1)
-        folded = Signal(vector)
-        for lane in range(self.lanes):
-            m.submodules[f"fold_{lane}"] = add = self._adder(0)
-            m.d.comb += [add.a.eq(folded[lane]), add.b.eq(out[lane])]
-            with m.If(out_valid):
-                m.d.sync += folded[lane].eq(Mux(first, out[lane], add.sum))
-        with m.If(out_valid):
-            m.d.sync += first.eq(out_last)
-        m.d.sync += self.done.eq(out_valid & out_last)
-        m.d.comb += self.result.eq(folded)
+        m.d.comb += [self.result_valid.eq(valid), self.result.eq(value),
+                     self.result_tag.eq(tag)]
         return m

@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from dcom.config import DcomConfig, parse_dims
-from dcom.synth.report import Table, write_report
+from dcom.report import Table, write_report
 from dcom.tb.top import LANCZOS_CASES
 
 #: The simulated Lanczos run: the smallest case of the RTL regression, so that its build is

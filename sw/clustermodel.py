@@ -2,7 +2,8 @@
 
 It executes the cluster's commands with the datapath arithmetic of :mod:`dcom.sw.fparith`, so
 the cluster testbenches (and the ISA simulator) can check the RTL bit for bit. Commands take
-effect in issue order, as they retire in the RTL.
+effect in issue order; the RTL's timing rules (``docs/isa.md``) make that order hold in
+hardware: a command reading an accumulator set waits for the one before that updated it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class ClusterCommand:
     row_acc: str = "HOLD"
     col_acc: str = "HOLD"
     lane: int = 0
+    acc_set: int = 0
     a_addr: int = 0
     b_addr: int = 0
 
@@ -47,9 +49,26 @@ class ClusterCommand:
         """Buffer word this command writes when it retires, if any."""
         return self.a_addr if self.op in ("WRITE_ROWS", "WRITE_COLS") else None
 
+    def reads_accumulators(self) -> tuple[str, ...]:
+        """The paths (``"row_acc"``, ``"col_acc"``) of its set whose values it uses."""
+        if self.op == "WRITE_ROWS":
+            return ("row_acc",)
+        if self.op == "WRITE_COLS":
+            return ("col_acc",)
+        if self.op == "MULTIPLY":
+            return tuple(path for path in ("row_acc", "col_acc")
+                         if getattr(self, path) == "ACCUMULATE")
+        return ()
+
+    def updates_accumulators(self) -> tuple[str, ...]:
+        """The paths of its set it changes (``MULTIPLY`` and ``PRELOAD``, mode not ``HOLD``)."""
+        if self.op not in ("MULTIPLY", "PRELOAD"):
+            return ()
+        return tuple(path for path in ("row_acc", "col_acc") if getattr(self, path) != "HOLD")
+
 
 class ClusterModel:
-    """State and behaviour of one cluster: its buffer and its two accumulator sets.
+    """State and behaviour of one cluster: its buffer and its accumulator sets.
 
     Parameters
     ----------
@@ -61,7 +80,8 @@ class ClusterModel:
     buffer : numpy.ndarray
         ``(buffer_depth, P * Q)`` uint16 FP16 bit patterns, lane ``i Q + j`` at grid ``(i, j)``.
     row_acc, col_acc : numpy.ndarray
-        ``P`` and ``Q`` accumulators (float32 or float16 as the accumulation format).
+        ``(acc_sets, P)`` and ``(acc_sets, Q)`` accumulators (float32 or float16 as the
+        accumulation format).
     """
 
     def __init__(self, config: DcomConfig):
@@ -69,8 +89,8 @@ class ClusterModel:
         self.rows, self.cols = config.grid_rows, config.grid_cols
         self.acc_dtype = float_dtype(config.acc_format)
         self.buffer = np.zeros((config.buffer_depth, self.rows * self.cols), dtype=np.uint16)
-        self.row_acc = np.zeros(self.rows, dtype=self.acc_dtype)
-        self.col_acc = np.zeros(self.cols, dtype=self.acc_dtype)
+        self.row_acc = np.zeros((config.acc_sets, self.rows), dtype=self.acc_dtype)
+        self.col_acc = np.zeros((config.acc_sets, self.cols), dtype=self.acc_dtype)
 
     def fill(self, addr: int, data, lanes: int | None = None) -> None:
         """Host write of ``data`` (``P * Q`` uint16) into word ``addr``, lanes by bit mask."""
@@ -104,30 +124,37 @@ class ClusterModel:
         """Apply ``cmd`` as the cluster does when it retires."""
         P, Q = self.rows, self.cols
         acc_fmt = self.config.acc_format
+        k = cmd.acc_set
+        if not 0 <= k < self.config.acc_sets:
+            raise ValueError(f"acc_set={k!r} is not an accumulator set; allowed values: 0 to "
+                             f"{self.config.acc_sets - 1}")
         if cmd.op == "MULTIPLY":
             a = from_bits(self.buffer[cmd.a_addr].reshape(P, Q), "fp16")
             b = from_bits(self._operand_grid(cmd), "fp16")
             products = multiply(a, b, acc_fmt)
-            self.row_acc = self._update(self.row_acc, cmd.row_acc, tree_sum(products, axis=1))
-            self.col_acc = self._update(self.col_acc, cmd.col_acc, tree_sum(products, axis=0))
+            self.row_acc[k] = self._update(self.row_acc[k], cmd.row_acc,
+                                           tree_sum(products, axis=1))
+            self.col_acc[k] = self._update(self.col_acc[k], cmd.col_acc,
+                                           tree_sum(products, axis=0))
         elif cmd.op == "PRELOAD":
             word = from_bits(self.buffer[cmd.b_addr], "fp16")
             if cmd.row_acc != "HOLD":
-                self.row_acc = round_to(word[::Q], acc_fmt)
+                self.row_acc[k] = round_to(word[::Q], acc_fmt)
             if cmd.col_acc != "HOLD":
-                self.col_acc = round_to(word[:Q], acc_fmt)
+                self.col_acc[k] = round_to(word[:Q], acc_fmt)
         elif cmd.op == "WRITE_ROWS":
             if cmd.lane < Q:
                 self.buffer[cmd.a_addr, np.arange(P) * Q + cmd.lane] = \
-                    to_bits(round_to(self.row_acc, "fp16"))
+                    to_bits(round_to(self.row_acc[k], "fp16"))
         elif cmd.op == "WRITE_COLS":
             if cmd.lane < P:
                 self.buffer[cmd.a_addr, cmd.lane * Q + np.arange(Q)] = \
-                    to_bits(round_to(self.col_acc, "fp16"))
+                    to_bits(round_to(self.col_acc[k], "fp16"))
         else:
             raise ValueError(f"op={cmd.op!r} is not a cluster operation; allowed values: "
                              f"{', '.join(OPS)}")
 
-    def accumulator_bits(self) -> tuple[np.ndarray, np.ndarray]:
-        """Bit patterns of the row and column accumulators (NaNs canonical)."""
-        return to_bits(self.row_acc), to_bits(self.col_acc)
+    def accumulator_bits(self, acc_set: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Bit patterns of the row and column accumulators of set ``acc_set`` (NaNs
+        canonical)."""
+        return to_bits(self.row_acc[acc_set]), to_bits(self.col_acc[acc_set])

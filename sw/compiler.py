@@ -38,11 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcom.config import DcomConfig
+from dcom.isa import FIELDS, Instruction, IsaError, Opcode, ResultIndex, Side, Status
 from dcom.sw.fparith import from_bits, round_to, to_bits
 from dcom.sw.hwkernels import TiledMatrix
 from dcom.sw.hwlanczos import (DEFAULT_BREAKDOWN_TOL, MIN_BREAKDOWN_TOL, HardwareOverflowError,
                                start_vector)
-from dcom.sw.isa import FIELDS, Instruction, IsaError, Opcode, ResultIndex, Side, Status
 from dcom.sw.isasim import IsaSimulator
 from dcom.sw.lanczos import LanczosInfo, check_lanczos_args, singular_triplets
 from dcom.sw.mapping import MatrixMapping

@@ -24,12 +24,10 @@ payload), whatever NaN the host CPU produced.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from dcom.config import FORMATS
-from dcom.sw.validation import InputError, check_int
+from dcom.sw.validation import InputError
 
 __all__ = ["float_dtype", "bits_dtype", "format_of", "to_bits", "from_bits", "canonicalize_nan",
            "round_to", "multiply", "add", "tree_sum", "fold_sum", "icsum"]
@@ -226,19 +224,19 @@ def fold_sum(x, axis: int = -1, init=None) -> np.ndarray:
     return canonicalize_nan(acc)
 
 
-def icsum(x, expansion: int, axis: int = -1) -> np.ndarray:
-    """``icsum_f`` of the contract: the inter-cluster reduction of ``K = x.shape[axis]`` partials.
+def icsum(x, axis: int = -1) -> np.ndarray:
+    """``icsum`` of the contract: the inter-cluster reduction of ``K = x.shape[axis]``
+    partials, the pairwise tree ``tree_K``.
 
-    With ``g = gcd(expansion, K)``, each group of ``g`` neighbouring partials goes through a
-    binary tree (``tree_g``), and the group results are added left to right starting from the
-    first group's (no +0 in front).
+    Level 1 forms ``x0 ⊕ x1, x2 ⊕ x3, ...``, each later level pairs the previous level's
+    results the same way, and a level of odd length carries its last element up unchanged.
+    For ``K`` a power of two it is :func:`tree_sum`. The expansion factor does not enter:
+    the reduction network takes ``gcd(f, K)`` partials a cycle, which only sets how fast.
 
     Parameters
     ----------
     x : numpy.ndarray
         float16 or float32 partial results, in cluster order along ``axis``.
-    expansion : int
-        The expansion factor ``f`` (``DcomConfig.expansion``).
     axis : int
         The cluster axis.
 
@@ -247,12 +245,14 @@ def icsum(x, expansion: int, axis: int = -1) -> np.ndarray:
     numpy.ndarray
         ``x`` with ``axis`` removed, in the same format.
     """
-    expansion = check_int(expansion, "expansion", 1)
     x = np.moveaxis(np.asarray(x), axis, -1)
-    count = x.shape[-1]
-    if count < 1:
+    format_of(x)
+    if x.shape[-1] < 1:
         raise InputError("x", "has no partial results along the cluster axis",
                          "at least one partial result")
-    group = math.gcd(expansion, count)
-    groups = tree_sum(x.reshape(x.shape[:-1] + (count // group, group)), axis=-1)
-    return fold_sum(groups[..., 1:], axis=-1, init=groups[..., 0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        while x.shape[-1] > 1:
+            pairs = x.shape[-1] // 2
+            summed = _raw_add(x[..., 0:2 * pairs:2], x[..., 1:2 * pairs:2])
+            x = np.concatenate([summed, x[..., 2 * pairs:]], axis=-1)
+    return canonicalize_nan(x[..., 0])

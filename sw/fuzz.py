@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcom.config import DcomConfig
-from dcom.sw.isa import Instruction, Opcode, Side, Status
-from dcom.sw.isasim import SIDED_OPCODES, check_instruction
+from dcom.isa import OPERANDS, SIDED_OPCODES, Instruction, Opcode, Side, Status, field_roles
+from dcom.sw.isasim import check_instruction
 from dcom.sw.validation import InputError, check_float, check_int
 
 __all__ = ["FuzzCase", "fuzz_case", "random_words", "SPECIAL_FP16"]
@@ -30,25 +30,20 @@ SPECIAL_FP16 = np.array([0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x7BFF, 0xFBFF,
                          0xBC00, 0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0x7FFF],
                         dtype=np.uint16)
 
-# What each field of an opcode holds, to draw it from a sensible distribution: a buffer or bank
-# address, a small count, a stride, a cluster row, a broadcast-memory index or a SCALE lane.
-# Fields not listed are unused: they get random bits, which the controller must ignore.
-_FIELDS = {
-    Opcode.HALT: {},
-    Opcode.ZERO: {"a": "buffer", "n": "count"},
-    Opcode.LOAD: {"a": "bank", "b": "buffer", "n": "count", "m": "row"},
-    Opcode.STORE: {"a": "buffer", "b": "bank", "n": "count", "m": "row"},
-    Opcode.MV: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
-    Opcode.MTV: {"a": "buffer", "b": "buffer", "c": "buffer", "n": "count", "m": "count"},
-    Opcode.PROJ: {"a": "buffer", "b": "buffer", "c": "buffer", "d": "stride", "n": "count",
-                   "m": "count"},
-    Opcode.UPDATE: {"a": "buffer", "b": "buffer", "c": "buffer", "d": "stride", "n": "count",
-                     "m": "count"},
-    Opcode.NORM: {"a": "buffer", "b": "scalars", "n": "count", "m": "result"},
-    Opcode.SCALE: {"a": "buffer", "b": "scalars", "c": "buffer", "d": "stride", "n": "count",
-                   "m": "lane"},
-    Opcode.BCAST: {"a": "buffer", "b": "buffer", "n": "count"},
-}
+
+def _roles(op: Opcode) -> dict[str, str]:
+    """What each field of ``op`` holds (:func:`~dcom.isa.field_roles`), to draw it from a
+    sensible distribution: the space of the operand it starts (the scalar words of NORM and
+    SCALE apart), a small count or a stride. Fields not listed are unused: they get random
+    bits, which the controller must ignore."""
+    roles = field_roles(op)
+    for operand in OPERANDS[op]:
+        if operand.name == "scalars":
+            roles[operand.first] = "scalars"
+    return roles
+
+
+_FIELDS = {op: _roles(op) for op in Opcode}
 _BODY_OPCODES = [op for op in Opcode if op != Opcode.HALT]
 _COUNTS = np.array([0, 1, 2, 3])
 _COUNT_WEIGHTS = np.array([0.1, 0.4, 0.3, 0.2])
@@ -130,7 +125,8 @@ def _draw(rng, config: DcomConfig, op: Opcode, bounds: dict, scalars: int | None
 
 def _bounds(config: DcomConfig, stretch: int = 1) -> dict:
     return {"buffer": stretch * config.buffer_depth, "bank": stretch * config.bank_depth,
-            "row": stretch * config.cluster_rows, "result": stretch * config.broadcast_depth}
+            "cluster_row": stretch * config.cluster_rows,
+            "broadcast": stretch * config.broadcast_depth}
 
 
 def _valid(rng, config: DcomConfig, op: Opcode, window_config: DcomConfig,

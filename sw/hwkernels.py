@@ -67,7 +67,7 @@ def mv(matrix: TiledMatrix, x: np.ndarray) -> np.ndarray:
     """MV ``y = A x`` on the row trees.
 
     Cluster ``(r, c)`` folds ``tree_Q`` of its tile rows over its ``Nb`` tile columns; the
-    cluster row's ``C`` partials are combined by ``icsum_f`` and rounded to FP16.
+    cluster row's ``C`` partials are combined by ``icsum`` and rounded to FP16.
 
     Parameters
     ----------
@@ -85,14 +85,14 @@ def mv(matrix: TiledMatrix, x: np.ndarray) -> np.ndarray:
     products = multiply(matrix.tiles, x.reshape(cfg.cluster_cols, m.col_tiles, cfg.grid_cols),
                         cfg.acc_format)                      # (R, Mb, P, C, Nb, Q)
     partial = fold_sum(tree_sum(products, axis=5), axis=4)   # (R, Mb, P, C)
-    return round_to(icsum(partial, cfg.expansion, axis=3), "fp16").reshape(-1)
+    return round_to(icsum(partial, axis=3), "fp16").reshape(-1)
 
 
 def mtv(matrix: TiledMatrix, y: np.ndarray) -> np.ndarray:
     """MTV ``z = A^T y`` on the column trees of the same stored tiles.
 
     Cluster ``(r, c)`` folds ``tree_P`` of its tile columns over its ``Mb`` tile rows; the
-    cluster column's ``R`` partials are combined by ``icsum_f`` and rounded to FP16.
+    cluster column's ``R`` partials are combined by ``icsum`` and rounded to FP16.
 
     Parameters
     ----------
@@ -110,14 +110,14 @@ def mtv(matrix: TiledMatrix, y: np.ndarray) -> np.ndarray:
     operand = y.reshape(cfg.cluster_rows, m.row_tiles, cfg.grid_rows)[..., None, None, None]
     products = multiply(matrix.tiles, operand, cfg.acc_format)   # (R, Mb, P, C, Nb, Q)
     partial = fold_sum(tree_sum(products, axis=2), axis=1)       # (R, C, Nb, Q)
-    return round_to(icsum(partial, cfg.expansion, axis=0), "fp16").reshape(-1)
+    return round_to(icsum(partial, axis=0), "fp16").reshape(-1)
 
 
 def dot(mapping: MatrixMapping, side: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """DOT of padded ``side`` vectors, kept in the accumulation format.
 
     Each cluster folds ``tree_P`` (u-side) or ``tree_Q`` (v-side) of the chunk products it owns,
-    in chunk order; ``icsum_f`` combines all ``R C`` clusters in cluster order.
+    in chunk order; ``icsum`` combines all ``R C`` clusters in cluster order.
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def dot(mapping: MatrixMapping, side: str, a: np.ndarray, b: np.ndarray) -> np.n
     per_chunk = tree_sum(
         products.reshape((mapping.n_chunks(side), mapping.chunk_width(side)) + rest), axis=1)
     partial = fold_sum(mapping.chunks_by_cluster(side, per_chunk), axis=2)   # (R, C, ...)
-    return icsum(partial.reshape((cfg.n_clusters,) + rest), cfg.expansion, axis=0)
+    return icsum(partial.reshape((cfg.n_clusters,) + rest), axis=0)
 
 
 def project_out(mapping: MatrixMapping, side: str, w: np.ndarray,

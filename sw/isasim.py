@@ -1,8 +1,8 @@
 """Instruction-level simulator of a whole D-com instance, bit for bit (docs/isa.md).
 
 :class:`IsaSimulator` holds the state the instruction set defines -- memory banks, cluster
-buffers, the clusters' accumulators, broadcast memory, the breakdown threshold, program memory,
-status and program counter -- and executes a program one instruction at a time. Every
+buffers, broadcast memory, the breakdown threshold, program memory, status and program counter
+(the accumulators hold nothing an instruction leaves behind) -- and executes a program one instruction at a time. Every
 instruction is executed whole, vectorized over clusters and over its steps, with the primitives
 of :mod:`dcom.sw.fparith`, so that each expanded cluster command computes exactly what
 :class:`dcom.sw.clustermodel.ClusterModel` computes: trees over the grid axis of a path,
@@ -18,7 +18,8 @@ Conventions shared with the RTL controller (``dcom.hw.top``), from docs/isa.md
 * The steps of an instruction (MV: tile rows; MTV: tile columns; PROJ: blocks; UPDATE and SCALE:
   slots; BCAST: copies, source inner) take effect in order: a step reads what earlier steps
   wrote. The simulator executes all steps at once unless one step could read or overwrite a word
-  another step writes (:func:`footprint`), in which case it runs them one by one.
+  another step writes (:func:`dcom.isa.steps_interfere`), in which case it runs them one by
+  one.
 * An MV, MTV, PROJ or NORM whose loops are empty does nothing.
 """
 
@@ -29,16 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcom.config import DcomConfig
-from dcom.sw.fparith import (float_dtype, fold_sum, icsum, multiply, round_to, to_bits,
+from dcom.isa import (OPERANDS, SIDED_OPCODES, Instruction, Opcode, Side, Status,
+                      steps_interfere)
+from dcom.sw.fparith import (fold_sum, icsum, multiply, round_to, to_bits,
                              tree_sum)
 from dcom.sw.hwkernels import reciprocal_split
-from dcom.sw.isa import Instruction, Opcode, Side, Status
 from dcom.sw.validation import InputError
 
-__all__ = ["IsaSimulator", "Span", "footprint", "check_instruction", "SIDED_OPCODES"]
-
-#: Opcodes whose ``side`` field is used (and checked).
-SIDED_OPCODES = frozenset({Opcode.PROJ, Opcode.UPDATE, Opcode.NORM, Opcode.SCALE, Opcode.BCAST})
+__all__ = ["IsaSimulator", "Span", "footprint", "check_instruction"]
 
 # Cluster paths, named after the broadcast each uses (clustermodel.BROADCASTS).
 _ROW, _COL = "ROW", "COL"
@@ -50,7 +49,8 @@ _WIDEN = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
 
 @dataclass(frozen=True)
 class Span:
-    """Words (or indices) of one space that an instruction touches.
+    """Words (or indices) of one space that an instruction touches: an
+    :class:`~dcom.isa.Operand` evaluated for one instruction.
 
     Attributes
     ----------
@@ -78,16 +78,10 @@ class Span:
         """Last word touched (``first - 1`` when empty)."""
         return self.first + (self.count - 1) * (1 if self.stride is None else self.stride)
 
-    def fits(self, size: int) -> bool:
-        """The bounds check of docs/isa.md: ``first + count <= size`` for a contiguous span
-        (also when it is empty), ``count == 0 or last < size`` for a strided one."""
-        if self.stride is None:
-            return self.first + self.count <= size
-        return self.count == 0 or self.last < size
-
 
 def footprint(config: DcomConfig, ins: Instruction) -> tuple[Span, ...]:
-    """Every span instruction ``ins`` touches, for bounds checks and step ordering.
+    """Every span instruction ``ins`` touches (its :data:`~dcom.isa.OPERANDS`), for step
+    ordering and hazards.
 
     Parameters
     ----------
@@ -99,47 +93,11 @@ def footprint(config: DcomConfig, ins: Instruction) -> tuple[Span, ...]:
     -------
     tuple of Span
     """
-    R, C = config.cluster_rows, config.cluster_cols
-    a, b, c, d, n, m = ins.a, ins.b, ins.c, ins.d, ins.n, ins.m
-    op = Opcode(ins.op)
-    buffer = "buffer"
-    if op == Opcode.ZERO:
-        return (Span(buffer, a, n, access="write"),)
-    if op == Opcode.LOAD:
-        return (Span("bank", a, n), Span(buffer, b, n, access="write"),
-                Span("cluster_row", m, 1))
-    if op == Opcode.STORE:
-        return (Span(buffer, a, n), Span("bank", b, n, access="write"),
-                Span("cluster_row", m, 1))
-    if op == Opcode.MV:
-        return (Span(buffer, a, n * m), Span(buffer, b, m),
-                Span(buffer, c, -(-n // C), access="write"))
-    if op == Opcode.MTV:
-        return (Span(buffer, a, n * m), Span(buffer, b, n),
-                Span(buffer, c, -(-m // R), access="write"))
-    # PROJ and UPDATE read basis words a + s d + k (slot stride d); bounds are those of the
-    # interval from the first to the last.
-    basis = (n - 1) * d + m if n and m else 0
-    if op == Opcode.PROJ:
-        return (Span(buffer, a, basis), Span(buffer, b, n), Span(buffer, c, m, access="write"))
-    if op == Opcode.UPDATE:
-        return (Span(buffer, a, basis), Span(buffer, b, m), Span(buffer, c, n, access="update"))
-    if op == Opcode.NORM:
-        return (Span(buffer, a, n), Span(buffer, b, 2, access="write"),
-                Span("broadcast", m, 1, access="write"))
-    if op == Opcode.SCALE:
-        return (Span(buffer, a, n, access="update"), Span(buffer, b, 2),
-                Span(buffer, c, n, stride=d, access="write"), Span("lane", m, 1))
-    if op == Opcode.BCAST:
-        sources = R if ins.side == Side.V else C
-        return (Span(buffer, a, n), Span(buffer, b, n * sources, access="write"))
-    return ()
-
-
-def _space_sizes(config: DcomConfig, side: int) -> dict:
-    return {"buffer": config.buffer_depth, "bank": config.bank_depth,
-            "broadcast": config.broadcast_depth, "cluster_row": config.cluster_rows,
-            "lane": config.grid_rows if side == Side.V else config.grid_cols}
+    return tuple(Span(operand.space, getattr(ins, operand.first),
+                      operand.count.evaluate(ins, config),
+                      None if operand.stride is None else getattr(ins, operand.stride),
+                      operand.access)
+                 for operand in OPERANDS[Opcode(ins.op)])
 
 
 def check_instruction(config: DcomConfig, ins: Instruction) -> Status | None:
@@ -149,32 +107,14 @@ def check_instruction(config: DcomConfig, ins: Instruction) -> Status | None:
     -------
     Status or None
         ``BAD_OPCODE`` for an undefined opcode or a side other than 0 and 1 on an opcode that
-        has a side; ``BAD_ADDRESS`` if a span does not fit its space; ``None`` if ``ins`` may
-        execute.
+        has a side; ``BAD_ADDRESS`` if an operand does not fit its space
+        (:meth:`~dcom.isa.Operand.fits`); ``None`` if ``ins`` may execute.
     """
     if ins.opcode is None or (ins.opcode in SIDED_OPCODES and ins.side > Side.V):
         return Status.BAD_OPCODE
-    sizes = _space_sizes(config, ins.side)
-    if not all(span.fits(sizes[span.space]) for span in footprint(config, ins)):
+    if not all(operand.fits(ins, config) for operand in OPERANDS[ins.opcode]):
         return Status.BAD_ADDRESS
     return None
-
-
-def _steps_interfere(spans: tuple[Span, ...]) -> bool:
-    """Whether the steps of an instruction may interfere: a written buffer span overlaps
-    another buffer span, or a strided write hits one word twice. Conservative (intervals)."""
-    buffer = [s for s in spans if s.space == "buffer" and s.count > 0]
-    for k, span in enumerate(buffer):
-        if span.access == "read":
-            continue
-        if span.stride == 0 and span.count > 1:
-            return True
-        low, high = sorted((span.first, span.last))
-        for other in buffer[:k] + buffer[k + 1:]:
-            other_low, other_high = sorted((other.first, other.last))
-            if low <= other_high and other_low <= high:
-                return True
-    return False
 
 
 class IsaSimulator:
@@ -196,10 +136,6 @@ class IsaSimulator:
     buffers : numpy.ndarray
         ``(R, C, buffer_depth, P*Q)`` uint16: the clusters' shared buffers, lane ``i Q + j`` at
         grid position ``(i, j)``.
-    row_acc, col_acc : numpy.ndarray
-        ``(R, C, P)`` and ``(R, C, Q)`` accumulators in the accumulation format, as the last
-        command of the last instruction that used them left them. The architecture does not
-        expose them (no instruction reads an accumulator it has not set); kept for debugging.
     broadcast : numpy.ndarray
         ``(broadcast_depth,)`` uint32: FP32 bit patterns of the broadcast memory.
     program : list of Instruction
@@ -223,13 +159,10 @@ class IsaSimulator:
                              "dcom.config.DcomConfig instances")
         self.config = config
         self.vectorize = bool(vectorize)
-        R, C, P, Q = config.cluster_rows, config.cluster_cols, config.grid_rows, config.grid_cols
+        R, C = config.cluster_rows, config.cluster_cols
         lanes = config.macs_per_cluster
-        acc = float_dtype(config.acc_format)
         self.banks = np.zeros((C, config.bank_depth, lanes), dtype=np.uint16)
         self.buffers = np.zeros((R, C, config.buffer_depth, lanes), dtype=np.uint16)
-        self.row_acc = np.zeros((R, C, P), dtype=acc)
-        self.col_acc = np.zeros((R, C, Q), dtype=acc)
         self.broadcast = np.zeros(config.broadcast_depth, dtype=np.uint32)
         self.program = [Instruction(Opcode.HALT)] * config.program_depth
         self.tol = np.float32(0)
@@ -357,12 +290,6 @@ class IsaSimulator:
             return np.arange(P) * Q + lane
         return lane * Q + np.arange(Q)
 
-    def _set_acc(self, path: str, values: np.ndarray) -> None:
-        if path == _ROW:
-            self.row_acc = values
-        else:
-            self.col_acc = values
-
     def _grid(self, first: int, outer: int, inner: int, stride: int | None = None) -> np.ndarray:
         """Words ``first + o stride + i`` (``stride`` defaults to ``inner``) as an
         ``(R, C, outer, inner, P*Q)`` array."""
@@ -375,7 +302,7 @@ class IsaSimulator:
         a time when they may interfere, so that each sees the writes of the earlier ones."""
         if count == 0:
             return
-        if self.vectorize and not _steps_interfere(footprint(self.config, ins)):
+        if self.vectorize and not steps_interfere(ins, self.config):
             body(slice(0, count))
         else:
             for step in range(count):
@@ -410,8 +337,7 @@ class IsaSimulator:
             tiles = self._grid(a, n, m)[:, :, steps]                         # (R, C, k, m, PQ)
             x = self.buffers[:, :, None, b:b + m]                            # (R, C, 1, m, PQ)
             partial = fold_sum(self._trees(tiles, x, _ROW), axis=3)          # (R, C, k, P)
-            self.row_acc = partial[:, :, -1]
-            y = icsum(partial, self.config.expansion, axis=1)                # (R, k, P)
+            y = icsum(partial, axis=1)                                       # (R, k, P)
             # Owner of tile row i in cluster row r: (r, i mod C), slot i div C, column 0.
             self.buffers[np.arange(R)[:, None, None], (i % C)[None, :, None],
                          (c + i // C)[None, :, None], self._lanes(_ROW, 0)] = self._fp16_bits(y)
@@ -429,8 +355,7 @@ class IsaSimulator:
             tiles = self._grid(a, n, m)[:, :, :, steps]                      # (R, C, n, k, PQ)
             y = self.buffers[:, :, b:b + n, None]                            # (R, C, n, 1, PQ)
             partial = fold_sum(self._trees(tiles, y, _COL), axis=2)          # (R, C, k, Q)
-            self.col_acc = partial[:, :, -1]
-            z = icsum(partial, self.config.expansion, axis=0)                # (C, k, Q)
+            z = icsum(partial, axis=0)                                       # (C, k, Q)
             # Owner of tile column j in cluster column c: (j mod R, c), slot j div R, row 0.
             self.buffers[(j % R)[None, :, None], np.arange(C)[:, None, None],
                          (c + j // R)[None, :, None], self._lanes(_COL, 0)] = self._fp16_bits(z)
@@ -447,9 +372,7 @@ class IsaSimulator:
             basis = self._grid(a, n, m, d)[:, :, :, steps]                   # (R, C, n, kk, PQ)
             vec = self.buffers[:, :, b:b + n, None]                          # (R, C, n, 1, PQ)
             partial = fold_sum(self._trees(basis, vec, path), axis=2)        # (R, C, kk, L)
-            self._set_acc(path, partial[:, :, -1])
-            coefficients = icsum(partial.reshape((-1,) + partial.shape[2:]),
-                                 self.config.expansion, axis=0)              # (kk, L)
+            coefficients = icsum(partial.reshape((-1,) + partial.shape[2:]), axis=0)  # (kk, L)
             # U coefficients go to row 0 of the word, V coefficients to column 0.
             self.buffers[:, :, c + np.arange(m)[steps, None], self._lanes(path, 0)] = \
                 self._fp16_bits(coefficients)
@@ -468,7 +391,6 @@ class IsaSimulator:
             coefficients = self.buffers[:, :, None, b:b + m]                 # (R, C, 1, m, PQ)
             acc = fold_sum(self._trees(basis, coefficients, path, negate=True), axis=3,
                            init=preload)
-            self._set_acc(path, acc[:, :, -1])
             vectors[..., lanes] = self._fp16_bits(acc)
 
         self._in_steps(ins, n, slots)
@@ -480,8 +402,7 @@ class IsaSimulator:
             return
         vec = self.buffers[:, :, a:a + n]                                    # (R, C, n, PQ)
         partial = fold_sum(self._trees(vec, vec, path), axis=2)              # (R, C, L)
-        self._set_acc(path, partial)
-        square = icsum(partial[..., 0].reshape(-1), self.config.expansion)
+        square = icsum(partial[..., 0].reshape(-1))
         with np.errstate(invalid="ignore"):
             alpha = round_to(np.sqrt(round_to(square, "fp32")), "fp32")
         self.broadcast[m] = to_bits(alpha)
@@ -503,7 +424,6 @@ class IsaSimulator:
             vectors = self.buffers[:, :, a:a + n][:, :, steps]               # (R, C, k, PQ)
             scalars = self.buffers[:, :, None, b:b + 2]                      # (R, C, 1, 2, PQ)
             acc = fold_sum(self._trees(vectors[:, :, :, None], scalars, path), axis=3)
-            self._set_acc(path, acc[:, :, -1])
             bits = self._fp16_bits(acc)                                      # (R, C, k, L)
             vectors[..., self._lanes(path, 0)] = bits
             self.buffers[:, :, (c + s * d)[:, None], self._lanes(path, m)] = bits

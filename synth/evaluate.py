@@ -1,21 +1,27 @@
-"""``dcom synth``: area and power of a D-com instance, and its comparison with a systolic array.
+"""``dcom synth``: area, timing and power of a D-com instance, and its comparison with a
+systolic array.
 
 For a :class:`~dcom.config.DcomConfig` this
 
 1. builds the cluster hierarchically and synthesizes each distinct module once
-   (:mod:`dcom.synth.design`), SRAM buffer as a macro; area by category;
+   (:mod:`dcom.synth.design`), SRAM buffer as a macro, ABC mapping for the clock period;
+   area by category; then times it (static timing analysis, :mod:`dcom.synth.sta`): worst
+   slacks at the configured clock, fmax per module, the worst paths;
 2. measures the cluster's power on a Lanczos step (MV and MTV on an activation-like matrix,
    :mod:`dcom.synth.workloads`), gate level, module by module (:mod:`dcom.synth.measure`);
 3. synthesizes the whole instance (``dcom.hw.top``: the clusters, banks, reduction network,
    controller and scalar unit), each distinct module once, in parallel with the cluster's
-   measurements; the full array's area is that synthesis, its power the measured cluster's
-   times ``R x C`` plus the leakage of the rest (its dynamic power is not measured);
+   measurements, and times it; the full array's area is that synthesis, its power the
+   measured cluster's times ``R x C`` plus the leakage of the rest (its dynamic power is not
+   measured);
 4. with ``compare=("systolic",)``, builds a weight-stationary systolic array with the same
-   multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes it and
-   measures it on the same step the same way; then compares at cluster scale (measured) and at
-   full scale (a systolic array of ``R P x C Q`` PEs with one global buffer, scaled from the
-   measured one by structural counts, see :func:`full_scale_systolic`);
-5. writes ``dcom_synth.json``, ``.md`` and PNG charts (:mod:`dcom.synth.report`).
+   multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes and
+   times it and measures it on the same step the same way; then compares at cluster scale
+   (measured) and at full scale (a systolic array of ``R P x C Q`` PEs with one global
+   buffer, scaled from the measured one by structural counts, see
+   :func:`full_scale_systolic`);
+5. writes ``dcom_synth.json``, ``.md`` and PNG charts (:mod:`dcom.report`), and per design
+   ``dcom_timing_<design>.json``, ``.md`` and a slack histogram.
 
 The top level goes through the same flow: :func:`dcom.synth.design.synthesize_library` on
 ``dcom.hw.top``'s library synthesizes the cluster once (a submodule counted ``R x C`` times)
@@ -37,6 +43,7 @@ from dcom.hw.generate import TOP_MODULE
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.systolic import SystolicArray
 from dcom.hw.top import Dcom
+from dcom.report import BarChart, ReportFiles, Table, write_report
 
 from . import sram
 from .categories import CategoryRules
@@ -45,7 +52,7 @@ from .design import CategoryFigures, category_figures, load_netlist, synthesize_
 from .flow import Progress, SynthesisResult
 from .measure import PowerRun, measure_power
 from .power import PowerBreakdown, PowerFigures
-from .report import BarChart, ReportFiles, Table, write_report
+from .sta import DEFAULT_PATHS, DesignTiming, TimingError, analyze
 from .workloads import Workload, cluster_workload, lanczos_step, systolic_workload
 from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule, systolic_latency
 
@@ -72,7 +79,7 @@ CLUSTER_RULES = CategoryRules(
                # The buffer's macro, directly or inside dcom.hw.sram's module.
                (r"buffer(\..+)?", "buffers (SRAM)")),
     endpoints=((r"^(row|col)\d+_(l\d+_\d+_q|align_d\d+)\[", "reduction trees"),
-               (r"^(row|col)_acc\[", "accumulators"),
+               (r"^(row|col)_acc_set\d+\[", "accumulators"),
                (r"^(row|col)_acc_add\d+\.", "accumulators")),
     glue="scatter network + control")
 
@@ -112,11 +119,49 @@ def systolic_for(config: DcomConfig, scale: str = "cluster") -> dict:
                 acc_format=config.acc_format, mul_stages=config.mul_stages)
 
 
+@dataclass(frozen=True)
+class TimingSettings:
+    """How ``dcom synth`` maps and times a design.
+
+    Attributes
+    ----------
+    clock_mhz : float
+        The clock timing is checked against (and, with ``delay_mapping``, ABC's delay target).
+    delay_mapping : bool
+        Pass the clock period to ABC (:func:`dcom.synth.flow.synthesize`'s
+        ``clock_period_ps``).
+    paths : int
+        Worst paths to report.
+    """
+
+    clock_mhz: float
+    delay_mapping: bool = True
+    paths: int = DEFAULT_PATHS
+
+    @property
+    def period_ps(self) -> float | None:
+        """ABC's delay target, or None without delay-driven mapping."""
+        return 1e6 / self.clock_mhz if self.delay_mapping else None
+
+    def analyze(self, name: str, result: SynthesisResult, progress: Progress
+                ) -> tuple[DesignTiming | None, str]:
+        """Time ``result``; without delay tables in the library, None and the reason."""
+        try:
+            timing = analyze(result, self.clock_mhz, self.paths)
+        except TimingError as exc:
+            progress.step(f"{name}: timing not analysed: {exc}")
+            return None, str(exc)
+        progress.step(f"{name}: {timing.summary_line()} (static timing analysis "
+                      f"{timing.seconds:.1f} s)")
+        return timing, ""
+
+
 @dataclass
 class DesignEvaluation:
-    """Synthesis and power of one design (a cluster, or the systolic array).
+    """Synthesis, timing and power of one design (a cluster, or the systolic array).
 
-    ``power`` is None when it was not measured (a user's Liberty file has no cell models).
+    ``power`` is None when it was not measured (a user's Liberty file has no cell models);
+    ``timing`` is None when the library has no delay tables (``timing_note`` says so).
     """
 
     name: str
@@ -126,6 +171,8 @@ class DesignEvaluation:
     power: PowerRun | None
     workload: Workload | None
     seconds: dict[str, float] = field(default_factory=dict)
+    timing: DesignTiming | None = None
+    timing_note: str = ""
 
     def area_um2(self) -> float:
         """Total area."""
@@ -141,15 +188,16 @@ class DesignEvaluation:
                                  "leaf_vectors_equal_to_rtl":
                                      self.power.leaf_vectors_checked} if self.power else None,
                 "workload_macs": self.workload.macs if self.workload else None,
-                "seconds": self.seconds}
+                "timing": self.timing.to_dict() if self.timing else None,
+                "timing_note": self.timing_note, "seconds": self.seconds}
 
 
 def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: str,
                      rules: CategoryRules, make_workload: Callable[[dict, object], Workload],
-                     clock_mhz: float, out_dir: Path, liberty: Path | None, measure: bool,
-                     progress: Progress) -> DesignEvaluation:
-    """Build ``top`` with ``build(library)``, synthesize it, and unless ``measure`` is false
-    measure its power on ``make_workload(input widths, built design)``."""
+                     settings: TimingSettings, out_dir: Path, liberty: Path | None,
+                     measure: bool, progress: Progress) -> DesignEvaluation:
+    """Build ``top`` with ``build(library)``, synthesize and time it, and unless ``measure``
+    is false measure its power on ``make_workload(input widths, built design)``."""
     seconds = {}
     start = progress.elapsed
     progress.step(f"{name}: generating Verilog")
@@ -160,23 +208,27 @@ def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: s
     start = progress.elapsed
     result = synthesize_library(library, top, out_dir / "synthesis", liberty=liberty,
                                 progress=lambda line: progress.step(f"{name}: {line}"),
-                                reports=False)
+                                reports=False, clock_period_ps=settings.period_ps)
     seconds["synthesis"] = progress.elapsed - start
     area = category_figures(result, rules)
+    start = progress.elapsed
+    timing, note = settings.analyze(name, result, progress)
+    seconds["timing"] = progress.elapsed - start
     if not measure:
-        return DesignEvaluation(name, result, rules, area, None, None, seconds)
+        return DesignEvaluation(name, result, rules, area, None, None, seconds, timing, note)
     start = progress.elapsed
     modules, _, _ = load_netlist(result)
     widths = {p: len(bits) for p, (d, bits) in modules[top].ports.items()
               if d == "input" and p not in ("clk", "rst")}
     workload = make_workload(widths, design)
     rtl = write_library_sources(library, out_dir / "rtl_sim", memory_init=True)
-    run = measure_power(result, {f.stem: f for f in rtl}, workload.stimulus, rules, clock_mhz,
-                        out_dir / "power", lambda line: progress.step(f"{name}: {line}"))
+    run = measure_power(result, {f.stem: f for f in rtl}, workload.stimulus, rules,
+                        settings.clock_mhz, out_dir / "power",
+                        lambda line: progress.step(f"{name}: {line}"))
     outputs = [p for p, (d, _) in modules[top].ports.items() if d == "output"]
     workload.check(run.rtl_trace, outputs, f"{name} RTL")
     seconds["power"] = progress.elapsed - start
-    return DesignEvaluation(name, result, rules, area, run, workload, seconds)
+    return DesignEvaluation(name, result, rules, area, run, workload, seconds, timing, note)
 
 
 def _step_for(config: DcomConfig, tiles: int, seed: int):
@@ -330,6 +382,23 @@ class SynthReport:
     files: ReportFiles | None = None
     seconds: float = 0.0
 
+    def designs(self) -> list[DesignEvaluation]:
+        """The evaluated designs: the cluster, the whole instance, the systolic array."""
+        return [d for d in (self.cluster, self.top, self.systolic) if d is not None]
+
+    def timing_failures(self) -> list[str]:
+        """Why D-com misses the clock, one line per design (the cluster and, if synthesized,
+        the whole instance; the systolic array is only compared); empty when it meets it."""
+        failures = []
+        for design in (self.cluster, self.top):
+            if design is None:
+                continue
+            if design.timing is None:
+                failures.append(f"{design.name}: timing not analysed ({design.timing_note})")
+            elif not design.timing.met:
+                failures.append(f"{design.name}: {design.timing.failure()}")
+        return failures
+
     def ratios(self) -> dict:
         """D-com / systolic: area, power and energy of the step, at cluster and full scale."""
         if self.systolic is None:
@@ -354,9 +423,10 @@ class SynthReport:
 
 def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | None = None,
              compare: Sequence[str] = (), tiles: int = 4, seed: int = 1,
-             top_level: bool = True,
+             top_level: bool = True, delay_mapping: bool = True, paths: int = DEFAULT_PATHS,
              progress: Callable[[str], None] | None = None) -> SynthReport:
-    """Synthesize the cluster (and the designs in ``compare``), measure power, write reports.
+    """Synthesize and time the cluster (and the designs in ``compare``), measure power, write
+    reports.
 
     Parameters
     ----------
@@ -376,13 +446,17 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     top_level : bool
         Also synthesize the whole instance (in parallel with the rest), for the full array's
         area.
+    delay_mapping : bool
+        Give ABC the clock period as its delay target (see :class:`TimingSettings`).
+    paths : int
+        Worst paths to report per design.
     progress : callable, optional
         Receives one line per step (default: standard error).
 
     Raises
     ------
     ValueError
-        For an unknown design in ``compare``.
+        For an unknown design in ``compare`` or a negative ``paths``.
     dcom.synth.LibertyError, dcom.synth.SynthesisError, dcom.synth.gatesim.GateSimError
         From the flow and the simulations.
     """
@@ -390,16 +464,19 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     if unknown:
         raise ValueError(f"compare={unknown[0]!r} is not a design dcom compares with; "
                          f"allowed values: 'systolic'")
+    if not isinstance(paths, int) or paths < 0:
+        raise ValueError(f"paths={paths!r}; allowed values: integers >= 0")
+    settings = TimingSettings(config.clock_mhz, delay_mapping, paths)
     steps = Progress(progress)
     out_dir = Path(out_dir)
     measure = liberty is None
     steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
     step = _step_for(config, tiles, seed)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        top_future = pool.submit(_synthesize_top(config, out_dir / "top", liberty, steps)) \
-            if top_level else None
+        top_future = pool.submit(_synthesize_top(config, out_dir / "top", liberty, settings,
+                                                 steps)) if top_level else None
         cluster, systolic = _evaluate_cluster_and_systolic(config, compare, step, out_dir,
-                                                           liberty, measure, steps)
+                                                           liberty, measure, settings, steps)
         top = top_future.result() if top_future else None
     full_dcom = full_scale_dcom(config, cluster, top) if cluster.power else None
     full_systolic = full_scale_systolic(config, systolic) \
@@ -411,10 +488,10 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     return report
 
 
-def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, steps: Progress
-                    ) -> Callable[[], DesignEvaluation]:
+def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: TimingSettings,
+                    steps: Progress) -> Callable[[], DesignEvaluation]:
     """Build the whole instance's Verilog now (Amaranth in this thread); return the job that
-    synthesizes it (Yosys, a separate process) and groups its area."""
+    synthesizes it (Yosys, a separate process), groups its area and times it."""
     start = steps.elapsed
     steps.step("top: generating Verilog")
     library = ModuleLibrary()
@@ -425,27 +502,32 @@ def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, steps: Progress
         started = steps.elapsed
         result = synthesize_library(library, TOP_MODULE, out_dir / "synthesis",
                                     liberty=liberty, reports=False,
-                                    progress=lambda line: steps.step(f"top: {line}"))
+                                    progress=lambda line: steps.step(f"top: {line}"),
+                                    clock_period_ps=settings.period_ps)
         seconds = {"verilog": verilog_seconds, "synthesis": steps.elapsed - started}
-        return DesignEvaluation("top", result, TOP_RULES, category_figures(result, TOP_RULES),
-                                None, None, seconds)
+        area = category_figures(result, TOP_RULES)
+        started = steps.elapsed
+        timing, note = settings.analyze("top", result, steps)
+        seconds["timing"] = steps.elapsed - started
+        return DesignEvaluation("top", result, TOP_RULES, area, None, None, seconds, timing,
+                                note)
     return job
 
 
-def _evaluate_cluster_and_systolic(config, compare, step, out_dir, liberty, measure, steps):
+def _evaluate_cluster_and_systolic(config, compare, step, out_dir, liberty, measure, settings,
+                                   steps):
     """The cluster's evaluation and, if ``compare`` asks, the systolic array's."""
     cluster = _evaluate_design(
         "cluster", lambda library: Cluster(config, library), CLUSTER_TOP, CLUSTER_RULES,
         lambda widths, cluster: cluster_workload(config, widths, step, cluster.latency),
-        config.clock_mhz,
-        out_dir / "cluster", liberty, measure, steps)
+        settings, out_dir / "cluster", liberty, measure, steps)
     systolic = None
     if "systolic" in compare:
         systolic = _evaluate_design(
             "systolic", lambda library: SystolicArray(**systolic_for(config), library=library),
             SYSTOLIC_TOP, SYSTOLIC_RULES,
             lambda widths, array: systolic_workload(array, widths, step),
-            config.clock_mhz, out_dir / "systolic", liberty, measure, steps)
+            settings, out_dir / "systolic", liberty, measure, steps)
     return cluster, systolic
 
 
@@ -522,7 +604,65 @@ def _full_table(report: SynthReport) -> Table:
                        "systolic array is scaled from the measured one "
                        "(`dcom.synth.evaluate.full_scale_systolic`). The ratios leave out "
                        "D-com's banks: either design needs the memory that holds the prompt, "
-                       "and the systolic estimate has none.")
+                       "and the systolic estimate has none. Power and time at "
+                       f"{clock:g} MHz; {_clock_status(report.cluster, clock)}.")
+
+
+def _clock_status(design: DesignEvaluation, clock: float) -> str:
+    """Whether ``design`` meets ``clock``, in words."""
+    timing = design.timing
+    if timing is None:
+        return f"the {design.name}'s timing is not analysed"
+    if timing.met:
+        return f"the {design.name} meets that clock (fmax {timing.fmax_mhz:,.1f} MHz)"
+    fmax = f"fmax {timing.fmax_mhz:,.1f} MHz" if timing.fmax_mhz else "see its timing"
+    return f"the {design.name} does NOT meet that clock ({fmax})"
+
+
+def _timing_table(report: SynthReport) -> Table:
+    clock = report.config.clock_mhz
+    rows = []
+    for design in report.designs():
+        timing = design.timing
+        if timing is None:
+            rows.append([design.name, "not analysed", "-", "-", "-", design.timing_note, "-",
+                         "-"])
+            continue
+        path = timing.paths[0] if timing.paths else None
+        rows.append([design.name, "yes" if timing.met else "NO", _or_dash(timing.wns_ps),
+                     _or_dash(timing.hold_slack_ps), _or_dash(timing.fmax_mhz),
+                     f"{path.startpoint} -> {path.endpoint}" if path else "-",
+                     path.cells if path else "-",
+                     f"[dcom_timing_{design.name}.md](dcom_timing_{design.name}.md)"])
+    return Table(f"Timing at {clock:g} MHz", ["design", "met", "worst setup slack (ps)",
+                                              "worst hold slack (ps)", "fmax (MHz)",
+                                              "critical path", "cells on it", "details"],
+                 rows, notes="Static timing analysis of the synthesized netlists "
+                             "(docs/timing.md): register-to-register paths, ideal clock, the "
+                             "library's NLDM delays and a wire estimate per fan-out pin.")
+
+
+def _or_dash(value):
+    return "-" if value is None else value
+
+
+def _power_at_fmax_table(design: DesignEvaluation, clock: float) -> Table:
+    """Power of the measured step at the requested clock and at fmax: the dynamic part scales
+    with the clock, leakage does not."""
+    power = design.power.power
+    total = power.total()
+    rows = []
+    clocks = [(clock, "requested: " + ("met" if design.timing and design.timing.met
+                                       else "not met" if design.timing else "not timed"))]
+    if design.timing is not None and design.timing.fmax_mhz:
+        clocks.append((design.timing.fmax_mhz, "fmax"))
+    for mhz, label in clocks:
+        dynamic = total.dynamic_uw * mhz / clock
+        rows.append([mhz, label, dynamic, total.leakage_uw, dynamic + total.leakage_uw,
+                     (dynamic + total.leakage_uw) * power.cycles / mhz / 1e3])
+    return Table(f"{design.name.capitalize()} power at the requested clock and at fmax",
+                 ["clock (MHz)", "", "dynamic (uW)", "leakage (uW)", "total (uW)",
+                  "energy per step (nJ)"], rows)
 
 
 def _comparison(report: SynthReport) -> tuple[Table, Table, list[str]]:
@@ -642,8 +782,10 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
             f"{cluster.power.leaf_vectors_checked} input vectors. Energy per step "
             f"{p.energy_pj() / 1e3:,.2f} nJ, "
             f"{p.energy_pj() / cluster.workload.macs:.2f} pJ per multiply-accumulate; "
-            f"{p.toggle_rate:.3f} transitions per net per cycle.")
+            f"{p.toggle_rate:.3f} transitions per net per cycle. At {config.clock_mhz:g} MHz "
+            f"{_clock_status(cluster, config.clock_mhz)}; the power at fmax is below.")
         tables.append(_power_table("Cluster power on a Lanczos step", p))
+        tables.append(_power_at_fmax_table(cluster, config.clock_mhz))
     else:
         notes.append("Power not measured: gate-level simulation needs models of the cells, "
                      "which dcom has only for its own library (run without --liberty).")
@@ -690,6 +832,19 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
                  "SRAM access": [f.sram_uw for f in cluster.power.power.categories.values()],
                  "leakage": [f.leakage_uw for f in cluster.power.power.categories.values()]},
                 ylabel="power (uW), Lanczos step"))
+    timing_tables = [_timing_table(report)]
+    for design in report.designs():
+        if design.timing is None:
+            continue
+        design.timing.write_report(out_dir, f"dcom_timing_{design.name}")
+        if design is not systolic:
+            # Per module and the worst paths; cell by cell in dcom_timing_<design>.md.
+            timing_tables += design.timing.tables(design.name)[:2]
+            if not design.timing.met:
+                notes.append(f"Warning: {design.name}: {design.timing.failure()}.")
+    tables = timing_tables + tables
+    if cluster.timing is not None:
+        charts.append(cluster.timing.histogram("Cluster endpoint setup slack"))
     data = {"config": config.to_dict(), "seconds": report.seconds,
             "cluster": cluster.to_dict(),
             "systolic": systolic.to_dict() if systolic else None,
@@ -709,6 +864,10 @@ def summary_lines(report: SynthReport) -> list[str]:
     lines = [f"cluster: {cluster.area_um2():,.0f} um^2"
              + (f", {cluster.power.power.total().total_uw / 1000:,.2f} mW on a Lanczos step"
                 if cluster.power else ", power not measured (user Liberty)")]
+    for design in report.designs():
+        lines.append(f"{design.name} " + (design.timing.summary_line() if design.timing
+                                          else f"timing not analysed: {design.timing_note}"))
+    lines += [f"WARNING: {failure}" for failure in report.timing_failures()]
     if report.top is not None:
         lines.append(f"whole instance ({config.describe()}), synthesized: "
                      f"{report.top.area_um2() / 1e6:,.2f} mm^2")

@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from dcom.report import BarChart, ReportFiles, Table, write_report
+
 from . import sram
 from .liberty import write_liberty
 from .liberty_reader import LibertyLibrary, LibertyParseError, read_liberty
-from .report import BarChart, ReportFiles, Table, write_report
+from .sta import boundary_conditions
 
 __all__ = ["SynthesisError", "LibertyError", "ModuleFigures", "DesignTotals",
            "SynthesisResult", "Progress", "synthesize", "synthesize_amaranth",
@@ -334,7 +336,7 @@ class SynthesisResult:
         }
 
     def write_reports(self, out_dir: str | Path, name: str = "synthesis") -> ReportFiles:
-        """JSON, Markdown and PNG reports of this run (see :mod:`dcom.synth.report`)."""
+        """JSON, Markdown and PNG reports of this run (see :mod:`dcom.report`)."""
         instances = self.instances()
         order = sorted(self.modules, key=lambda m: (m != self.top, m))
         module_rows = [[m, instances.get(m, 0), self.modules[m].cell_count,
@@ -434,7 +436,12 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     keep_hierarchy : sequence of str
         Modules kept as hierarchy boundaries when flattening.
     clock_period_ps : float, optional
-        Delay target for ABC.
+        Delay-driven mapping: ABC gets this delay target (``abc -D``) and a constraints file
+        (``-constr``: inputs driven by the library's smallest buffer, outputs loaded by four
+        of its inputs, as :func:`dcom.synth.sta.boundary_conditions` assumes), so that its
+        script buffers high fan-out nets and sizes gates for the target. Without it ABC maps
+        for area and delay with its default script; so it does, with a warning, for a
+        library without delay tables.
     progress : callable, optional
         Receives one line per step (default: standard error).
     reports : bool
@@ -448,7 +455,12 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
         If Yosys fails; the message condenses its error.
     FileNotFoundError
         If a source file does not exist.
+    ValueError
+        If ``clock_period_ps`` is not a positive number.
     """
+    if clock_period_ps is not None and not 0 < clock_period_ps < float("inf"):
+        raise ValueError(f"clock_period_ps={clock_period_ps!r}; allowed values: a positive "
+                         f"number of picoseconds, or None for no delay target")
     steps = Progress(progress)
     out_dir = Path(out_dir).resolve()
     work = out_dir / "yosys"
@@ -495,12 +507,27 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
         # than a techmap template parameter may hold.
         mapping += [f"setparam -set INIT 0 {m.module}/{m.cell}" for m in memories if m.mapped]
         mapping.append(f"techmap -map {_quoted(views['techmap'], work)} t:$mem_v2")
+    abc = f"abc -liberty {lib}"
+    if clock_period_ps is not None and not library.has_delay_tables():
+        # ABC's sizing script fails on a library without delays; map as without a target.
+        warnings.append(f"liberty {liberty} has no delay tables: ABC maps without the delay "
+                        f"target of {clock_period_ps:g} ps")
+        clock_period_ps = None
+    if clock_period_ps is not None:
+        abc += f" -D {clock_period_ps:g}"
+        boundary = boundary_conditions(library)
+        if boundary.driver:
+            constraints = work / "abc.constr"
+            constraints.write_text(f"set_driving_cell {boundary.driver}\n"
+                                   f"set_load {boundary.load_ff:g}\n")
+            abc += f" -constr {_quoted(constraints, work)}"
     mapping += [f"log {_STEP_MARK}fine synthesis (synth -run fine:)",
                 f"synth -top {top} -run fine:",
                 f"log {_STEP_MARK}mapping flip-flops (dfflibmap)",
                 f"dfflibmap -liberty {lib}",
-                f"log {_STEP_MARK}mapping logic (abc -liberty)",
-                f"abc -liberty {lib}" + (f" -D {clock_period_ps:g}" if clock_period_ps else ""),
+                f"log {_STEP_MARK}mapping logic (abc -liberty"
+                + (f", delay target {clock_period_ps:g} ps)" if clock_period_ps else ")"),
+                abc,
                 "opt_clean",
                 "setundef -zero"]
     ties = library.tie_cell(1), library.tie_cell(0)

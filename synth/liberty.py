@@ -2,9 +2,10 @@
 
 The figures come from :mod:`dcom.synth.cells` and :mod:`dcom.synth.technology` (sources in
 ``docs/liberty.md``). Timing is deliberately simple: a 2 x 2 NLDM table per arc from logical
-effort, valid Liberty so that ABC can map by delay, without any claim to accuracy. Power is
-what the reports use: ``cell_leakage_power`` (nW), pin ``capacitance`` (fF) and
-``internal_power`` per arc in fJ per output transition (the unit that follows from fF and V).
+effort with an estimated delay unit, which ABC maps by and :mod:`dcom.synth.sta` times
+netlists with (figures of the right order, not a characterized corner). Power is what the
+reports use: ``cell_leakage_power`` (nW), pin ``capacitance`` (fF) and ``internal_power``
+per arc in fJ per output transition (the unit that follows from fF and V).
 
 The same small writer formats the SRAM macro library of :mod:`dcom.synth.sram`.
 """
@@ -19,7 +20,7 @@ from .cells import CELLS, Cell, CellOutput, variables
 from .liberty_reader import evaluate_function, parse_function
 
 __all__ = ["LIBRARY_NAME", "write_liberty", "liberty_text", "library_text", "group", "render",
-           "scalar", "cell_table_markdown"]
+           "scalar", "delay_tables", "constraint_groups", "cell_table_markdown"]
 
 LIBRARY_NAME = "dcom15"
 
@@ -61,9 +62,18 @@ def _table(kind: str, values) -> list:
                  f"values ({rows})")
 
 
-def _delay_tables(parasitic: float, drive: float) -> list[list]:
-    """Logical-effort delay tau (p + C_load / (s C_unit)) plus a slope term; the output
-    transition is twice the effort part plus a floor."""
+def delay_tables(parasitic: float, drive: float) -> list[list]:
+    """The four NLDM tables of an arc (delay and transition, rise and fall, equal): the
+    logical-effort delay ``tau (p + C_load / (s C_unit))`` plus a slope term ``0.1 x input
+    transition``, and the output transition ``2 tau (1 + C_load / (s C_unit))``.
+
+    Parameters
+    ----------
+    parasitic : float
+        Parasitic delay ``p`` in units of tau.
+    drive : float
+        Size ``s`` of the output stage relative to the minimum inverter.
+    """
     def delay(slew, load):
         return tech.TAU_PS * (parasitic + load / (drive * tech.UNIT_INPUT_CAP_FF)) + 0.1 * slew
 
@@ -105,12 +115,15 @@ def _input_pin(cell: Cell, pin: str) -> list:
         items.append("clock : true")
         items.append(_power(None, cell.energy_fj(ff.clock_units)))
     elif ff and pin in variables(ff.next_state):
-        # Setup and hold, so that timing-driven tools have something to check against.
-        for kind, value in (("setup_rising", 4 * tech.TAU_PS), ("hold_rising", tech.TAU_PS)):
-            items.append(group("timing", "", f'related_pin : "{ff.clock}"',
-                               f"timing_type : {kind}", scalar("rise_constraint", value),
-                               scalar("fall_constraint", value)))
+        items += constraint_groups(ff.clock, 4 * tech.TAU_PS, tech.TAU_PS)
     return group("pin", pin, *items)
+
+
+def constraint_groups(clock: str, setup_ps: float, hold_ps: float) -> list[list]:
+    """``setup_rising`` and ``hold_rising`` timing groups of a pin against ``clock``."""
+    return [group("timing", "", f'related_pin : "{clock}"', f"timing_type : {kind}",
+                  scalar("rise_constraint", value), scalar("fall_constraint", value))
+            for kind, value in (("setup_rising", setup_ps), ("hold_rising", hold_ps))]
 
 
 def _output_pin(cell: Cell, out: CellOutput) -> list:
@@ -119,11 +132,12 @@ def _output_pin(cell: Cell, out: CellOutput) -> list:
     for related, units in out.switched_units.items():
         if ff:
             timing = group("timing", "", f'related_pin : "{related}"',
-                           "timing_type : rising_edge", *_delay_tables(out.parasitic, out.drive))
+                           "timing_type : rising_edge",
+                           *delay_tables(out.parasitic, out.drive))
         else:
             timing = group("timing", "", f'related_pin : "{related}"',
                            f"timing_sense : {_timing_sense(out.function, cell.inputs, related)}",
-                           *_delay_tables(out.parasitic, out.drive))
+                           *delay_tables(out.parasitic, out.drive))
         items.append(timing)
         items.append(_power(related, cell.energy_fj(units)))
     if ff:
@@ -134,7 +148,7 @@ def _output_pin(cell: Cell, out: CellOutput) -> list:
                                    f"timing_type : {kind}",
                                    "timing_sense : " + ("positive_unate" if kind == "clear"
                                                         else "negative_unate"),
-                                   *_delay_tables(out.parasitic, out.drive)))
+                                   *delay_tables(out.parasitic, out.drive)))
     return group("pin", out.name, *items)
 
 

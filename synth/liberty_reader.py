@@ -5,19 +5,28 @@ knows dcom's cell names: cells are looked up by name as the netlist uses them, a
 recognised by their Boolean ``function``.
 
 Only what the flow reports is extracted: per cell its area, leakage, pins (direction, function,
-capacitance, internal energy per transition) and whether it is sequential; per library its
-supply voltage. Yosys stays the authority on whether a file is valid
+capacitance, internal energy per transition, timing arcs) and whether it is sequential; per
+library its supply voltage. Yosys stays the authority on whether a file is valid
 Liberty; this reader is lenient and skips what it does not need.
+
+Timing arcs (``timing`` groups) are read generically for static timing analysis
+(:mod:`dcom.synth.sta`): ``related_pin``, ``timing_type``, ``timing_sense`` and the NLDM tables
+(``cell_rise``, ``cell_fall``, ``rise_transition``, ``fall_transition``, ``rise_constraint``,
+``fall_constraint``) with their axes named by the ``lu_table_template`` they use, in whatever
+order the library gives them. Times are converted to ps (``time_unit``), capacitances to fF
+(``capacitive_load_unit``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["LibertyGroup", "LibertyPin", "LibertyCell", "LibertyLibrary", "LibertyParseError",
-           "parse_liberty", "read_liberty", "parse_function", "evaluate_function"]
+__all__ = ["LibertyGroup", "LibertyTable", "LibertyTiming", "LibertyPin", "LibertyCell",
+           "LibertyLibrary", "LibertyParseError", "parse_liberty", "read_liberty",
+           "parse_function", "evaluate_function", "TABLE_KINDS"]
 
 
 class LibertyParseError(ValueError):
@@ -129,18 +138,122 @@ def parse_liberty(text: str) -> LibertyGroup:
     return libraries[0]
 
 
+#: The lookup tables of a ``timing`` group that the reader keeps.
+TABLE_KINDS = ("cell_rise", "cell_fall", "rise_transition", "fall_transition",
+               "rise_constraint", "fall_constraint")
+
+
+@dataclass(frozen=True)
+class LibertyTable:
+    """A lookup table of a timing arc (NLDM): values in ps over up to three axes.
+
+    Attributes
+    ----------
+    variables : tuple of str
+        The Liberty variable of each axis, ``index_1`` first, e.g. ``input_net_transition``,
+        ``total_output_net_capacitance``, ``related_pin_transition``,
+        ``constrained_pin_transition``; empty for a scalar table.
+    indices : tuple of tuple of float
+        The points of each axis: transitions in ps, capacitances in fF.
+    values : tuple of float
+        In ps, row-major: ``index_1`` varies slowest.
+    """
+
+    variables: tuple[str, ...]
+    indices: tuple[tuple[float, ...], ...]
+    values: tuple[float, ...]
+
+    def _strides(self) -> list[int]:
+        strides, step = [], 1
+        for points in reversed(self.indices):
+            strides.append(step)
+            step *= len(points)
+        return strides[::-1]
+
+    def lookup(self, **point: float) -> float:
+        """The value at ``point`` (variable name -> value), interpolated linearly along each
+        axis and extrapolated beyond the outer points (bilinear for two axes).
+
+        An axis whose variable is not in ``point`` is held at its first index point.
+        """
+        strides = self._strides()
+
+        def along(axis: int, offset: int) -> float:
+            if axis == len(self.indices):
+                return self.values[offset]
+            points, name = self.indices[axis], self.variables[axis]
+            if len(points) == 1 or name not in point:
+                return along(axis + 1, offset)
+            x = point[name]
+            i = max(0, min(len(points) - 2, sum(p <= x for p in points[1:])))
+            t = (x - points[i]) / (points[i + 1] - points[i])
+            low = along(axis + 1, offset + i * strides[axis])
+            high = along(axis + 1, offset + (i + 1) * strides[axis])
+            return low + t * (high - low)
+
+        return along(0, 0)
+
+    def grid(self, first: str, second: str
+             ) -> tuple[tuple[float, ...], tuple[float, ...], list[list[float]]]:
+        """The table as a function of two named variables.
+
+        Returns
+        -------
+        xs, ys : tuple of float
+            The points of ``first`` and ``second``; ``(0.0,)`` for a variable the table does
+            not depend on.
+        rows : list of list of float
+            ``rows[i][j]`` is the value at ``first = xs[i]``, ``second = ys[j]``; any other
+            variable of the table is held at its first index point.
+        """
+        strides = self._strides()
+        axes = []
+        for name in (first, second):
+            if name in self.variables:
+                axis = self.variables.index(name)
+                axes.append((self.indices[axis], strides[axis]))
+            else:
+                axes.append(((0.0,), 0))
+        (xs, sx), (ys, sy) = axes
+        rows = [[self.values[i * sx + j * sy] for j in range(len(ys))] for i in range(len(xs))]
+        return tuple(xs), tuple(ys), rows
+
+
+@dataclass(frozen=True)
+class LibertyTiming:
+    """One ``timing`` group of a pin: an arc from ``related_pins`` to the pin (a delay), or a
+    check of the pin against them (``setup_rising``, ``hold_rising``, ...).
+
+    Attributes
+    ----------
+    related_pins : tuple of str
+    timing_type : str
+        ``combinational`` when the group states none.
+    timing_sense : str
+        ``positive_unate``, ``negative_unate``, ``non_unate`` or ``''``.
+    tables : dict
+        Table kind (one of :data:`TABLE_KINDS`) -> :class:`LibertyTable`.
+    """
+
+    related_pins: tuple[str, ...]
+    timing_type: str = "combinational"
+    timing_sense: str = ""
+    tables: dict[str, LibertyTable] = field(default_factory=dict, compare=False)
+
+
 @dataclass(frozen=True)
 class LibertyPin:
-    """A cell pin: direction, capacitance (fF), for outputs its Liberty function, and the
+    """A cell pin: direction, capacitance (fF), for outputs its Liberty function, the
     internal energy per transition of the pin (fJ): for an output, per output transition
     (averaged over its arcs, rise and fall, and table entries); for an input such as a clock,
-    per transition of that input."""
+    per transition of that input; and the pin's ``timing`` groups."""
 
     name: str
     direction: str
     capacitance_ff: float = 0.0
     function: str | None = None
     internal_energy_fj: float = 0.0
+    timing: tuple[LibertyTiming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,15 +288,27 @@ class LibertyLibrary:
     cells: dict[str, LibertyCell]
     voltage: float = 0.0
 
-    def buffer_cell(self) -> str | None:
-        """Name of a usable non-inverting buffer (output function = its one input), if any."""
+    def has_delay_tables(self) -> bool:
+        """Whether any cell has a timing arc with a delay table (``cell_rise``/``cell_fall``)."""
+        return any("cell_rise" in t.tables or "cell_fall" in t.tables
+                   for c in self.cells.values() for p in c.pins.values() for t in p.timing)
+
+    def buffer_cells(self) -> list[str]:
+        """Names of the usable non-inverting buffers (output function = their one input),
+        smallest area first."""
+        found = []
         for cell in self.cells.values():
             if cell.dont_use or cell.sequential or len(cell.inputs) != 1 or len(cell.outputs) != 1:
                 continue
             function = cell.pins[cell.outputs[0]].function
             if function is not None and parse_function(function) == ("var", cell.inputs[0]):
-                return cell.name
-        return None
+                found.append(cell)
+        return [c.name for c in sorted(found, key=lambda c: (c.area_um2, c.name))]
+
+    def buffer_cell(self) -> str | None:
+        """Name of the smallest usable non-inverting buffer, if any."""
+        buffers = self.buffer_cells()
+        return buffers[0] if buffers else None
 
     def tie_cell(self, value: int) -> tuple[str, str] | None:
         """``(cell, output pin)`` of a usable cell that drives constant ``value``, if any."""
@@ -256,8 +381,7 @@ def _voltage(library: LibertyGroup) -> float:
 
 
 def _table_mean(group: LibertyGroup) -> float:
-    values = [float(v) for v in re.split(r"[,\s]+", group.attributes.get("values", ""))
-              if v.strip()]
+    values = _numbers(group.attributes.get("values", ""))
     return sum(values) / len(values) if values else 0.0
 
 
@@ -279,16 +403,83 @@ def _internal_energy(pin: LibertyGroup) -> float:
 
 
 def _clock_pins(cell: LibertyGroup) -> tuple[str, ...]:
-    """Pins named in the ``clocked_on`` (or latch ``enable``) of a sequential cell."""
+    """Pins named in the ``clocked_on`` (or latch ``enable``) of a sequential cell, and pins
+    marked ``clock : true`` (a macro's clocks)."""
     names = []
     for group in cell.subgroups("ff") + cell.subgroups("ff_bank") + cell.subgroups("latch"):
         function = group.attributes.get("clocked_on") or group.attributes.get("enable")
         if function:
             names += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", function)
+    for group in cell.groups:
+        if group.kind in ("pin", "bus") and group.attributes.get("clock", "").lower() == "true":
+            names += group.args
     return tuple(dict.fromkeys(names))
 
 
-def _pins(cell: LibertyGroup, cap_scale: float, energy_scale: float) -> dict[str, LibertyPin]:
+_TIME_SCALE_TO_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6}
+_Templates = dict[str, tuple[tuple[str, ...], tuple[tuple[float, ...] | None, ...]]]
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(v) for v in re.split(r"[,\s]+", text) if v]
+
+
+def _templates(library: LibertyGroup) -> _Templates:
+    """``lu_table_template`` name -> (variables, default index points or None per axis)."""
+    templates: _Templates = {"scalar": ((), ())}
+    for group in library.subgroups("lu_table_template"):
+        variables, indices = [], []
+        for axis in (1, 2, 3):
+            variable = group.attributes.get(f"variable_{axis}")
+            if variable is None:
+                break
+            variables.append(variable)
+            text = group.attributes.get(f"index_{axis}")
+            indices.append(tuple(_numbers(text)) if text is not None else None)
+        templates[group.args[0] if group.args else ""] = (tuple(variables), tuple(indices))
+    return templates
+
+
+def _table(group: LibertyGroup, templates: _Templates, time_scale: float, cap_scale: float,
+           where: str) -> LibertyTable:
+    template = group.args[0] if group.args else "scalar"
+    if template not in templates:
+        raise LibertyParseError(f"{where}: table {group.kind} uses template {template!r}, "
+                                f"which the library does not define")
+    variables, defaults = templates[template]
+    indices = []
+    for axis, (variable, default) in enumerate(zip(variables, defaults), start=1):
+        text = group.attributes.get(f"index_{axis}")
+        points = _numbers(text) if text is not None else default
+        if not points:
+            raise LibertyParseError(f"{where}: table {group.kind} has no index_{axis} "
+                                    f"(and template {template!r} gives none)")
+        scale = (time_scale if "transition" in variable
+                 else cap_scale if "capacitance" in variable else 1.0)
+        indices.append(tuple(p * scale for p in points))
+    values = [v * time_scale for v in _numbers(group.attributes.get("values", ""))]
+    expected = math.prod(len(points) for points in indices)
+    if len(values) != expected:
+        raise LibertyParseError(f"{where}: table {group.kind} has {len(values)} values, "
+                                f"expected {expected} for its index points")
+    return LibertyTable(tuple(variables), tuple(indices), tuple(values))
+
+
+def _timing(pin: LibertyGroup, templates: _Templates, time_scale: float, cap_scale: float,
+            where: str) -> tuple[LibertyTiming, ...]:
+    arcs = []
+    for group in pin.subgroups("timing"):
+        tables = {g.kind: _table(g, templates, time_scale, cap_scale, where)
+                  for g in group.groups if g.kind in TABLE_KINDS}
+        arcs.append(LibertyTiming(
+            related_pins=tuple(group.attributes.get("related_pin", "").split()),
+            timing_type=group.attributes.get("timing_type", "combinational"),
+            timing_sense=group.attributes.get("timing_sense", ""), tables=tables))
+    return tuple(arcs)
+
+
+def _pins(cell: LibertyGroup, cap_scale: float, energy_scale: float, templates: _Templates,
+          time_scale: float) -> dict[str, LibertyPin]:
     pins: dict[str, LibertyPin] = {}
     for group in cell.groups:
         if group.kind not in ("pin", "bus", "bundle"):
@@ -298,12 +489,15 @@ def _pins(cell: LibertyGroup, cap_scale: float, energy_scale: float) -> dict[str
                 name=name, direction=group.attributes.get("direction", ""),
                 capacitance_ff=_number(group.attributes.get("capacitance")) * cap_scale,
                 function=group.attributes.get("function"),
-                internal_energy_fj=_internal_energy(group) * energy_scale)
+                internal_energy_fj=_internal_energy(group) * energy_scale,
+                timing=_timing(group, templates, time_scale, cap_scale,
+                               f"cell {cell.args[0] if cell.args else '?'} pin {name}"))
     return pins
 
 
 def read_liberty(path: str | Path) -> LibertyLibrary:
-    """Read a Liberty file's cells (area, leakage in nW, pins).
+    """Read a Liberty file's cells (area, leakage in nW, pins with their timing arcs in ps
+    and fF).
 
     Raises
     ------
@@ -317,6 +511,9 @@ def read_liberty(path: str | Path) -> LibertyLibrary:
     leakage_scale = _leakage_scale(library)
     cap_scale = _cap_scale(library)
     voltage_scale = _voltage_scale(library)
+    # Liberty's default time unit is 1 ns.
+    time_scale = _unit_scale(library, "time_unit", "1ns", _TIME_SCALE_TO_PS)
+    templates = _templates(library)
     # Liberty states internal energy in capacitance x voltage^2 units (fF x V^2 = fJ).
     energy_scale = cap_scale * voltage_scale ** 2
     cells = {}
@@ -326,7 +523,7 @@ def read_liberty(path: str | Path) -> LibertyLibrary:
             name=name,
             area_um2=_number(group.attributes.get("area")),
             leakage_nw=_cell_leakage(group) * leakage_scale,
-            pins=_pins(group, cap_scale, energy_scale),
+            pins=_pins(group, cap_scale, energy_scale, templates, time_scale),
             sequential=bool(group.subgroups("ff") or group.subgroups("latch")
                             or group.subgroups("ff_bank") or group.subgroups("statetable")),
             clock_pins=_clock_pins(group),

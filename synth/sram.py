@@ -21,6 +21,11 @@ The model (sources and derivations in ``docs/liberty.md``):
 * Energy per access of a ``W``-bit word = ``W * k * sqrt(D * W)``: the energy per bit grows with
   the square root of the capacity (bitline and wordline lengths), fitted to Horowitz's 45 nm
   figures and scaled to 15 nm and 0.8 V.
+* Timing (an estimate in FO4 delays of the standard cells, :func:`access_time_ps`): clock to
+  read data = address decoding and wordline drive (``log4`` of the path's effort, one FO4 per
+  stage) + bitline development and sensing (proportional to the cells on a bitline) + output
+  latch and driver + the wires across the sub-arrays, in and out. Inputs have a setup time of
+  two FO4 and a hold time of one tau, like the flip-flops' hold.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import technology as tech
-from .liberty import group, library_text, scalar
+from .liberty import constraint_groups, delay_tables, group, library_text, scalar
 
 __all__ = ["SramConfig", "SramFigures", "MemoryCell", "sram_figures", "find_memories",
            "stub_verilog", "model_verilog", "macro_liberty_text", "techmap_verilog",
-           "write_macro_views", "figures_table_markdown", "MACRO_PREFIX", "BITCELL_UM2"]
+           "write_macro_views", "figures_table_markdown", "access_time_ps", "MACRO_PREFIX",
+           "BITCELL_UM2"]
 
 MACRO_PREFIX = "dcom_sram_"
 
@@ -65,6 +71,21 @@ HOROWITZ_64BIT_READ_PJ = {8 * 1024 * 8: 10.0, 32 * 1024 * 8: 20.0, 1024 * 1024 *
 ENERGY_SCALE_45_TO_15 = (15 / 45) * (tech.VDD / 0.9) ** 2
 # Input pin capacitance of a macro, in minimum-inverter units. Estimate.
 MACRO_PIN_UNITS = 2.0
+# Timing, in FO4 delays of the standard cells (FO4 = 5 tau). Estimates [EST-SRAM-TIME]:
+FO4_PS = 5 * tech.TAU_PS
+# bitline development and sensing for 256 cells on a bitline (proportional to the bitline's
+# capacitance, i.e. its cells, at a given cell read current),
+BITLINE_FO4_PER_256_CELLS = 4.0
+# column multiplexer, output latch and driver,
+OUTPUT_FO4 = 3.0
+# half an FO4 per sub-array crossed by the address on its way in and by the data on its way
+# out (a 256 x 256 sub-array with its periphery is about 90 um across: about 80 ps/mm, a
+# repeated wire),
+WIRE_FO4_PER_SUBARRAY_CROSSED = 0.5
+# the address, data and enable latches' setup time,
+SETUP_FO4 = 2.0
+# and the output driver's size in minimum inverters (its delay and slew grow with the load).
+OUTPUT_DRIVE = 4.0
 
 
 def _energy_coefficient_pj() -> float:
@@ -125,6 +146,9 @@ class SramFigures:
     subarray_rows: int
     subarray_cols: int
     array_efficiency: float
+    access_time_ps: float = 0.0
+    setup_ps: float = SETUP_FO4 * FO4_PS
+    hold_ps: float = tech.TAU_PS
 
     def to_dict(self) -> dict:
         """Plain-data form for JSON reports."""
@@ -134,13 +158,42 @@ class SramFigures:
                 "leakage_nw": self.leakage_nw, "read_energy_pj": self.read_energy_pj,
                 "write_energy_pj": self.write_energy_pj, "column_mux": self.column_mux,
                 "subarrays": self.subarrays, "subarray_rows": self.subarray_rows,
-                "subarray_cols": self.subarray_cols, "array_efficiency": self.array_efficiency}
+                "subarray_cols": self.subarray_cols, "array_efficiency": self.array_efficiency,
+                "access_time_ps": self.access_time_ps, "setup_ps": self.setup_ps,
+                "hold_ps": self.hold_ps}
 
 
 def _column_mux(depth: int, width: int) -> int:
     """The column-multiplexer factor (1 ... 16) that makes the array closest to square."""
     options = [m for m in (1, 2, 4, 8, 16) if m <= depth]
     return min(options, key=lambda m: abs(math.log2((depth / m) / (width * m))))
+
+
+def access_time_ps(rows: int, subarray_rows: int, subarray_cols: int, subarrays: int) -> float:
+    """Clock-to-data time of a read, in ps (an estimate, see ``docs/liberty.md``).
+
+    Parameters
+    ----------
+    rows : int
+        Wordlines the address selects among (depth / column multiplexer).
+    subarray_rows, subarray_cols : int
+        Cells on a bitline and on a wordline of one sub-array.
+    subarrays : int
+        Number of sub-arrays.
+
+    Notes
+    -----
+    In FO4 delays: decoding and wordline drive are one path of logical effort about 2 (NAND
+    decoding), branching ``rows`` and electrical effort ``subarray_cols`` (the wordline's
+    cells), i.e. ``log4(2 rows subarray_cols)`` stages of one FO4 each; bitline development
+    and sensing :data:`BITLINE_FO4_PER_256_CELLS` per 256 cells on the bitline; the output
+    path :data:`OUTPUT_FO4`; and the global wires :data:`WIRE_FO4_PER_SUBARRAY_CROSSED` per
+    sub-array crossed, ``sqrt(subarrays)`` each way.
+    """
+    decode = math.log(2 * rows * subarray_cols, 4)
+    bitline = BITLINE_FO4_PER_256_CELLS * subarray_rows / 256
+    wires = 2 * WIRE_FO4_PER_SUBARRAY_CROSSED * math.sqrt(subarrays)
+    return FO4_PS * (decode + bitline + OUTPUT_FO4 + wires)
 
 
 def sram_figures(config: SramConfig) -> SramFigures:
@@ -165,20 +218,21 @@ def sram_figures(config: SramConfig) -> SramFigures:
         config=config, area_um2=array_um2 + periphery_um2, leakage_nw=leakage,
         read_energy_pj=access_pj, write_energy_pj=access_pj, column_mux=mux,
         subarrays=subarrays, subarray_rows=tile_rows, subarray_cols=tile_cols,
-        array_efficiency=array_um2 / (array_um2 + periphery_um2))
+        array_efficiency=array_um2 / (array_um2 + periphery_um2),
+        access_time_ps=access_time_ps(rows, tile_rows, tile_cols, subarrays))
 
 
 def figures_table_markdown(configs: list[SramConfig]) -> str:
     """The figures of the given macros as a Markdown table (``docs/liberty.md`` shows one)."""
     lines = ["| macro | area (um^2) | leakage (uW) | read / write (pJ) | column mux "
-             "| sub-arrays | array efficiency |",
-             "|---|---:|---:|---:|---:|---|---:|"]
+             "| sub-arrays | array efficiency | clock to data (ps) |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
     for config in configs:
         f = sram_figures(config)
         lines.append(f"| {config.name} | {f.area_um2:,.1f} | {f.leakage_nw / 1000:,.2f} "
                      f"| {f.read_energy_pj:,.3f} | {f.column_mux} "
                      f"| {f.subarrays} x {f.subarray_rows} x {f.subarray_cols} "
-                     f"| {f.array_efficiency:.2f} |")
+                     f"| {f.array_efficiency:.2f} | {f.access_time_ps:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -232,13 +286,21 @@ def _macro_cell(figures: SramFigures) -> list:
     config = figures.config
     cap = f"capacitance : {MACRO_PIN_UNITS * tech.UNIT_INPUT_CAP_FF:.4f}"
 
-    def pin(name, direction="input"):
-        return group("pin", name, f"direction : {direction}",
-                     *([cap] if direction == "input" else []))
+    def timing(clock, direction):
+        # Inputs are checked against their port's clock; read data is launched by it, through
+        # an output driver of OUTPUT_DRIVE minimum inverters.
+        if direction == "input":
+            return constraint_groups(clock, figures.setup_ps, figures.hold_ps)
+        return [group("timing", "", f'related_pin : "{clock}"', "timing_type : rising_edge",
+                      *delay_tables(figures.access_time_ps / tech.TAU_PS, OUTPUT_DRIVE))]
 
-    def bus(name, width, direction="input"):
+    def pin(name, clock, direction="input"):
+        return group("pin", name, f"direction : {direction}",
+                     *([cap] if direction == "input" else []), *timing(clock, direction))
+
+    def bus(name, width, clock, direction="input"):
         return group("bus", name, f"bus_type : bus{width}", f"direction : {direction}",
-                     *([cap] if direction == "input" else []))
+                     *([cap] if direction == "input" else []), *timing(clock, direction))
 
     def clock(name, enable, energy_pj):
         # Energy per access, counted on the rising clock edge while the port is enabled.
@@ -250,16 +312,19 @@ def _macro_cell(figures: SramFigures) -> list:
     items = [f"area : {figures.area_um2:.4f}", f"cell_leakage_power : {figures.leakage_nw:.4f}",
              "dont_use : true", "dont_touch : true", "is_macro_cell : true"]
     for i in range(config.read_ports):
-        items += [clock(f"R{i}_CLK", f"R{i}_EN", figures.read_energy_pj), pin(f"R{i}_EN"),
-                  bus(f"R{i}_ADDR", a), bus(f"R{i}_DATA", w, "output")]
+        ck = f"R{i}_CLK"
+        items += [clock(ck, f"R{i}_EN", figures.read_energy_pj), pin(f"R{i}_EN", ck),
+                  bus(f"R{i}_ADDR", a, ck), bus(f"R{i}_DATA", w, ck, "output")]
     for i in range(config.write_ports):
-        items += [clock(f"W{i}_CLK", f"W{i}_EN", figures.write_energy_pj), pin(f"W{i}_EN"),
-                  bus(f"W{i}_MASK", w), bus(f"W{i}_ADDR", a), bus(f"W{i}_DATA", w)]
+        ck = f"W{i}_CLK"
+        items += [clock(ck, f"W{i}_EN", figures.write_energy_pj), pin(f"W{i}_EN", ck),
+                  bus(f"W{i}_MASK", w, ck), bus(f"W{i}_ADDR", a, ck), bus(f"W{i}_DATA", w, ck)]
     return group("cell", config.name, *items)
 
 
 def macro_liberty_text(configs: list[SramConfig]) -> str:
-    """One Liberty library with a cell per macro (area, leakage, access energy in fJ)."""
+    """One Liberty library with a cell per macro (area, leakage, access energy in fJ, and the
+    timing arcs of :func:`access_time_ps`)."""
     widths = sorted({c.width for c in configs} | {c.address_bits for c in configs})
     comment = ("dcom SRAM macros, generated by dcom.synth.sram from a documented model; "
                "see docs/liberty.md. Not compiled memories.")

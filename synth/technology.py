@@ -33,8 +33,8 @@ UNIT_SWITCH_ENERGY_FJ = 0.5 * UNIT_INPUT_CAP_FF * VDD ** 2
 # slopes; Veendrick's analysis bounds it at about 10-20 % [VEEN84]. Estimate: 10 %.
 SHORT_CIRCUIT_FRACTION = 0.10
 
-# Logical-effort delay unit. Estimate (FO4 = 5 tau ~ 15 ps); it only lets ABC map by delay,
-# dcom makes no timing claims [EST-TAU].
+# Logical-effort delay unit. Estimate (FO4 = 5 tau ~ 15 ps): the unit of every delay table,
+# so ABC's delay-driven mapping and the static timing analysis scale with it [EST-TAU].
 TAU_PS = 3.0
 
 # Effective width of one fin, 2 * height + width, with the 14 nm fin (42 nm high, 8 nm wide)

@@ -1,8 +1,9 @@
 """cocotb testbench of the D-com cluster, scored bit for bit against ``dcom.sw.clustermodel``.
 
 The configuration arrives as JSON in ``DCOM_CONFIG``. Every cycle the bench retires the
-commands due in the golden model and compares both accumulator sets and ``idle`` with the RTL,
-so a wrong value or a wrong latency fails at the cycle it appears.
+commands due in the golden model and compares one accumulator set (each in turn, through the
+``acc_read`` port) and ``idle`` with the RTL, so a wrong value or a wrong latency fails within
+``acc_sets`` cycles of the cycle it appears.
 """
 
 from __future__ import annotations
@@ -55,11 +56,16 @@ class ClusterBench:
         self.dut = dut
         self.config = config
         self.model = ClusterModel(config)
-        self.latency = Cluster(config).latency
+        cluster = Cluster(config)
+        self.latency, self.write_latency = cluster.latency, cluster.write_latency
         self.lanes = config.macs_per_cluster
+        # (due edge, command) in issue order: the model executes them in that order, each once
+        # it and all before it are due, since an RTL command reads its operands when it
+        # issues (a write-back issued later may land earlier).
         self.pending: list[tuple[int, ClusterCommand]] = []
         self.edge = 0
         self.write_edges: dict[int, int] = {}
+        self.update_edges: dict[tuple[int, str], int] = {}        # (set, path) -> issue edge
         self.retired = 0
 
     async def start(self) -> None:
@@ -67,6 +73,7 @@ class ClusterBench:
         dut = self.dut
         for name in ("cmd__valid", "fill__valid", "read__valid"):
             getattr(dut, name).value = 0
+        dut.acc_read.value = 1 % self.config.acc_sets
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0
@@ -81,38 +88,47 @@ class ClusterBench:
             self.model.execute(cmd)
             self.retired += 1
         await ReadOnly()
-        self.compare()
+        self.compare(self.edge % self.config.acc_sets)
         await FallingEdge(self.dut.clk)
+        self.dut.acc_read.value = (self.edge + 1) % self.config.acc_sets
 
-    def compare(self) -> None:
+    def compare(self, acc_set: int) -> None:
         dut, config = self.dut, self.config
         width = config.acc.width
         rows = _fields(int(dut.row_acc.value), width, config.grid_rows)
         cols = _fields(int(dut.col_acc.value), width, config.grid_cols)
-        want_rows, want_cols = self.model.accumulator_bits()
-        where = f"after edge {self.edge} ({self.retired} commands retired)"
+        want_rows, want_cols = self.model.accumulator_bits(acc_set)
+        where = f"set {acc_set} after edge {self.edge} ({self.retired} commands retired)"
         assert np.array_equal(rows, want_rows.astype(np.uint64)), \
-            f"row accumulators {where}: RTL {[hex(v) for v in rows]}, " \
+            f"row accumulators of {where}: RTL {[hex(v) for v in rows]}, " \
             f"model {[hex(v) for v in want_rows]}"
         assert np.array_equal(cols, want_cols.astype(np.uint64)), \
-            f"column accumulators {where}: RTL {[hex(v) for v in cols]}, " \
+            f"column accumulators of {where}: RTL {[hex(v) for v in cols]}, " \
             f"model {[hex(v) for v in want_cols]}"
         assert int(dut.idle.value) == (not self.pending), f"idle wrong {where}"
 
     def hazard_free(self, cmd: ClusterCommand) -> bool:
-        """Whether ``cmd`` may issue at the next edge without reading a word still being written."""
+        """Whether ``cmd`` may issue at the next edge: it reads no buffer word still being
+        written, and no accumulators updated less than ``acc_latency`` cycles before."""
         issue = self.edge + 1
-        return all(self.write_edges.get(addr, -1) < issue for addr in cmd.reads())
+        words = all(self.write_edges.get(addr, -1) < issue for addr in cmd.reads())
+        settled = issue - self.config.acc_latency
+        accs = all(self.update_edges.get((cmd.acc_set, path), settled) <= settled
+                   for path in cmd.reads_accumulators())
+        return words and accs
 
     async def issue(self, cmd: ClusterCommand) -> None:
-        assert self.hazard_free(cmd), f"bench bug: {cmd} reads a word with a write in flight"
+        assert self.hazard_free(cmd), f"bench bug: {cmd} breaks a timing rule"
         dut = self.dut
         dut.cmd__payload.value = encode_command(self.config, cmd)
         dut.cmd__valid.value = 1
-        retire = self.edge + 1 + self.latency
+        writes = cmd.writes() is not None
+        retire = self.edge + 1 + (self.write_latency if writes else self.latency)
         self.pending.append((retire, cmd))
-        if cmd.writes() is not None:
+        if writes:
             self.write_edges[cmd.writes()] = retire
+        for path in cmd.updates_accumulators():
+            self.update_edges[(cmd.acc_set, path)] = self.edge + 1
         await self.step()
         dut.cmd__valid.value = 0
 
@@ -123,6 +139,8 @@ class ClusterBench:
 
     async def drain(self) -> None:
         while self.pending:
+            await self.step()
+        for _ in range(self.config.acc_sets):     # every set once more
             await self.step()
 
     async def fill(self, addr: int, words: np.ndarray, lanes: int | None = None) -> None:
@@ -178,11 +196,15 @@ async def matrix_vector_both_paths(dut):
     bench, rng = await _bench(dut)
     tiles = min(8, bench.config.buffer_depth // 2)
     await _load(bench, rng, 2 * tiles, special_rate=0.0)
+    sets = bench.config.acc_sets
     for broadcast in ("ROW", "COL"):
+        # Two sums interleaved tile by tile, in sets of their own, as the sequencer does it.
         for t in range(tiles):
-            mode = "RESTART" if t == 0 else "ACCUMULATE"
-            await bench.issue(ClusterCommand("MULTIPLY", broadcast, row_acc=mode, col_acc=mode,
-                                             a_addr=t, b_addr=tiles + t))
+            for k in range(2):
+                mode = "RESTART" if t == 0 else "ACCUMULATE"
+                await bench.issue_when_safe(ClusterCommand(
+                    "MULTIPLY", broadcast, row_acc=mode, col_acc=mode, acc_set=k % sets,
+                    a_addr=(t + k) % tiles, b_addr=tiles + t))
         await bench.drain()
 
 
@@ -197,8 +219,9 @@ async def elementwise_scalar_and_specials(dut):
         cmd = ClusterCommand("MULTIPLY", broadcast, negate=bool(rng.integers(2)),
                              row_acc=ACC_MODES[rng.integers(3)], col_acc=ACC_MODES[rng.integers(3)],
                              lane=int(rng.integers(bench.lanes)),
+                             acc_set=int(rng.integers(bench.config.acc_sets)),
                              a_addr=int(rng.integers(words)), b_addr=int(rng.integers(words)))
-        await bench.issue(cmd)
+        await bench.issue_when_safe(cmd)
     await bench.drain()
 
 
@@ -211,14 +234,16 @@ async def multiply_subtract_update(dut):
     await _load(bench, rng, min(8, config.buffer_depth), special_rate=0.0)
     tile, coeffs, target = 0, 1, min(7, config.buffer_depth - 1)
     for lane in range(min(config.grid_rows, config.grid_cols)):
-        await bench.issue_when_safe(ClusterCommand("PRELOAD", row_acc="ACCUMULATE",
-                                                   col_acc="ACCUMULATE", b_addr=target))
-        await bench.issue(ClusterCommand("MULTIPLY", "ROW", negate=True, row_acc="ACCUMULATE",
-                                         a_addr=tile, b_addr=coeffs))
-        await bench.issue(ClusterCommand("MULTIPLY", "COL", negate=True, col_acc="ACCUMULATE",
-                                         a_addr=tile, b_addr=coeffs))
-        await bench.issue(ClusterCommand("WRITE_ROWS", lane=lane, a_addr=target))
-        await bench.issue(ClusterCommand("WRITE_COLS", lane=lane, a_addr=target))
+        k = lane % config.acc_sets
+        for cmd in (ClusterCommand("PRELOAD", row_acc="ACCUMULATE", col_acc="ACCUMULATE",
+                                   acc_set=k, b_addr=target),
+                    ClusterCommand("MULTIPLY", "ROW", negate=True, row_acc="ACCUMULATE",
+                                   acc_set=k, a_addr=tile, b_addr=coeffs),
+                    ClusterCommand("MULTIPLY", "COL", negate=True, col_acc="ACCUMULATE",
+                                   acc_set=k, a_addr=tile, b_addr=coeffs),
+                    ClusterCommand("WRITE_ROWS", lane=lane, acc_set=k, a_addr=target),
+                    ClusterCommand("WRITE_COLS", lane=lane, acc_set=k, a_addr=target)):
+            await bench.issue_when_safe(cmd)
     await bench.drain()
     await bench.check_buffer([target])
 
@@ -236,6 +261,7 @@ async def random_command_stream(dut):
         cmd = ClusterCommand(op, BROADCASTS[rng.integers(4)], negate=bool(rng.integers(2)),
                              row_acc=ACC_MODES[rng.integers(3)], col_acc=ACC_MODES[rng.integers(3)],
                              lane=int(rng.integers(bench.lanes)),
+                             acc_set=int(rng.integers(config.acc_sets)),
                              a_addr=int(rng.integers(words)), b_addr=int(rng.integers(words)))
         await bench.issue_when_safe(cmd)
         if rng.random() < 0.05:

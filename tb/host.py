@@ -6,7 +6,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from dcom.config import DcomConfig
-from dcom.sw.isa import HostError, Instruction, Register, Space, Status
+from dcom.isa import HostError, Instruction, Register, Space, Status
 
 __all__ = ["HostDriver", "ProgramTimeout"]
 

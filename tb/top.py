@@ -15,13 +15,13 @@ import numpy as np
 from cocotb.clock import Clock
 
 from dcom.config import DcomConfig
+from dcom.isa import HostError, Instruction, Opcode, Register, ResultIndex, Side, Status
 from dcom.hw.generate import TOP_MODULE, emit_verilog
 from dcom.hw.top import TILE_MODULE
 from dcom.sw.compiler import compile_lanczos
 from dcom.sw.fparith import round_to
 from dcom.sw.fuzz import fuzz_case
 from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL, start_vector
-from dcom.sw.isa import HostError, Instruction, Opcode, Register, ResultIndex, Side, Status
 from dcom.sw.isasim import IsaSimulator
 from dcom.sw.lanczos import singular_triplets
 from dcom.tb.cosim import HdlDesign
@@ -173,21 +173,26 @@ async def bad_programs_and_requests(dut):
 SMALL_CONFIG = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
                           buffer_depth=128, bank_depth=256, broadcast_depth=32,
                           program_depth=128, expansion=2)
+#: The fuzzer's instance: SMALL_CONFIG with pipelined multipliers and accumulators, so random
+#: programs meet the accumulator spacing, batches of two sums and the set ring.
+FUZZ_CONFIG = SMALL_CONFIG.replace(mul_stages=2, acc_stages=1, acc_sets=4)
 
 #: The Lanczos programs the regression runs: configuration and ``DCOM_LANCZOS`` case (the
 #: seed is added per run). ``exact_rank`` asks for a matrix of that exact rank, which stops
 #: the program by breakdown.
 LANCZOS_CASES = {
-    "1x1-4x4-tall": (DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=4, grid_cols=4,
-                                buffer_depth=256, bank_depth=512, broadcast_depth=32,
-                                program_depth=128, expansion=1),
+    "1x1-4x4-tall-one-set": (DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=4,
+                                        grid_cols=4, buffer_depth=256, bank_depth=512,
+                                        broadcast_depth=32, program_depth=128, expansion=1,
+                                        acc_sets=1),
                      dict(rows=40, cols=12, steps=6)),
     "2x2-2x2-f2-wide": (SMALL_CONFIG, dict(rows=9, cols=22, steps=5)),
     "2x2-2x2-f2-rank2-breakdown": (SMALL_CONFIG, dict(rows=12, cols=10, steps=6, exact_rank=2)),
-    "2x4-4x4-f4-square": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4, grid_cols=4,
-                                     buffer_depth=128, bank_depth=256, broadcast_depth=32,
-                                     program_depth=256, expansion=4),
-                          dict(rows=37, cols=37, steps=8)),
+    "2x4-4x4-f4-pipelined": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4,
+                                        grid_cols=4, buffer_depth=128, bank_depth=256,
+                                        broadcast_depth=32, program_depth=256, expansion=4,
+                                        mul_stages=2, add_stages=1, acc_stages=2),
+                             dict(rows=29, cols=35, steps=6)),
 }
 
 

@@ -65,13 +65,12 @@ class Arith:
             xs = [self.add(xs[i], xs[i + 1]) for i in range(0, len(xs), 2)]
         return xs[0]
 
-    def icsum(self, xs: list, f: int) -> float:
-        g = math.gcd(f, len(xs))
-        groups = [self.tree(xs[i:i + g]) for i in range(0, len(xs), g)]
-        total = groups[0]
-        for value in groups[1:]:
-            total = self.add(total, value)
-        return total
+    def icsum(self, xs: list) -> float:
+        """The pairwise tree: neighbours added level by level, an odd last element carried."""
+        while len(xs) > 1:
+            xs = [self.add(xs[i], xs[i + 1]) for i in range(0, len(xs) - 1, 2)] \
+                + ([xs[-1]] if len(xs) % 2 else [])
+        return xs[0]
 
 
 class ScalarMachine:
@@ -112,7 +111,7 @@ class ScalarMachine:
                             acc = ar.add(acc, ar.tree([ar.mul(row[tj * Q + q], x[tj * Q + q])
                                                        for q in range(Q)]))
                         partials.append(acc)
-                    y[ti * P + p] = fp16(ar.icsum(partials, self.f))
+                    y[ti * P + p] = fp16(ar.icsum(partials))
         return y
 
     def mtv(self, A, y):
@@ -131,7 +130,7 @@ class ScalarMachine:
                             acc = ar.add(acc, ar.tree([ar.mul(A[ti * P + p][tj * Q + q],
                                                               y[ti * P + p]) for p in range(P)]))
                         partials.append(acc)
-                    z[tj * Q + q] = fp16(ar.icsum(partials, self.f))
+                    z[tj * Q + q] = fp16(ar.icsum(partials))
         return z
 
     def _side(self, side):
@@ -150,7 +149,7 @@ class ScalarMachine:
                     acc = ar.add(acc, ar.tree([ar.mul(a[chunk * width + e], b[chunk * width + e])
                                                for e in range(width)]))
             partials.append(acc)
-        return ar.icsum(partials, self.f)
+        return ar.icsum(partials)
 
     def cgs_pass(self, side, w, basis):
         """basis: list of j vectors (each a list as long as w)."""

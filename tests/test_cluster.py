@@ -15,7 +15,7 @@ CONFIGS = {
     "2x4": DcomConfig(grid_rows=2, grid_cols=4, buffer_depth=16),
     "4x4-fp16acc-pipelined": DcomConfig(grid_rows=4, grid_cols=4, buffer_depth=16,
                                         acc_format="fp16", mul_stages=2, add_stages=1,
-                                        tree_registers=False),
+                                        tree_registers=False, acc_sets=3, acc_stages=2),
     "8x8": DcomConfig(grid_rows=8, grid_cols=8, buffer_depth=16),
 }
 

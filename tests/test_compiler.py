@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from dcom.config import DcomConfig
+from dcom.isa import Instruction, Opcode, ResultIndex, Side, Status
 from dcom.sw import HardwareOverflowError, InputError, hw_lanczos_bidiag
 from dcom.sw.compiler import CompileError, compile_lanczos, isa_lanczos
 from dcom.sw.fparith import round_to, to_bits
-from dcom.sw.isa import Instruction, Opcode, ResultIndex, Side, Status
 from dcom.sw.isasim import IsaSimulator, check_instruction
 
 

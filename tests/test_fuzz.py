@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from dcom.config import DcomConfig
+from dcom.isa import Opcode, Status
 from dcom.sw import InputError
 from dcom.sw.fuzz import SPECIAL_FP16, fuzz_case, random_words
-from dcom.sw.isa import Opcode, Status
 from dcom.sw.isasim import IsaSimulator, check_instruction
 
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=64,

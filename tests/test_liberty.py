@@ -20,7 +20,7 @@ from dcom.synth import technology as tech
 from dcom.synth.cells import CELLS, write_verilog_models
 from dcom.synth.flow import yosys_command
 from dcom.synth.liberty import cell_table_markdown, write_liberty
-from dcom.synth.liberty_reader import read_liberty
+from dcom.synth.liberty_reader import LibertyParseError, read_liberty
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +260,110 @@ def test_reader_scales_units_and_averages_arcs(tmp_path):
     assert cell.pins["A"].capacitance_ff == pytest.approx(2.0)
     # Arcs: (mean(1, 3) + 5) / 2 = 3.5 and 2; their mean 2.75 pF mV^2 = 2.75e-3 fJ.
     assert cell.pins["Z"].internal_energy_fj == pytest.approx(2.75e-3)
+
+
+def test_reader_reads_timing_groups_in_any_axis_order_and_unit(tmp_path):
+    """Tables in ns over (load in pF, slew), scalars, timing types and related pins, by hand."""
+    path = tmp_path / "timing.lib"
+    path.write_text("""library (timing) {
+  time_unit : "1ns";
+  capacitive_load_unit (1,pf);
+  lu_table_template (load_by_slew) {
+    variable_1 : total_output_net_capacitance;
+    variable_2 : input_net_transition;
+    index_1 ("0.001, 0.002");
+    index_2 ("0.01, 0.03");
+  }
+  cell (AN2) {
+    area : 1;
+    pin (A) { direction : input; capacitance : 0.001; }
+    pin (B) { direction : input; capacitance : 0.001; }
+    pin (Z) {
+      direction : output;
+      function : "A*B";
+      timing () {
+        related_pin : "A B";
+        timing_sense : positive_unate;
+        cell_rise (load_by_slew) { index_2 ("0.01, 0.05"); values ("0.1, 0.2", "0.3, 0.4"); }
+        rise_transition (scalar) { values ("0.05"); }
+      }
+    }
+  }
+  cell (DF) {
+    area : 4;
+    ff (IQ, IQN) { clocked_on : "CK"; next_state : "D"; }
+    pin (CK) { direction : input; clock : true; }
+    pin (D) { direction : input;
+      timing () { related_pin : "CK"; timing_type : setup_rising;
+                  rise_constraint (scalar) { values ("0.02"); } } }
+    pin (Q) { direction : output; function : "IQ";
+      timing () { related_pin : "CK"; timing_type : rising_edge;
+                  cell_fall (scalar) { values ("0.07"); } } }
+  }
+}
+""")
+    library = read_liberty(path)
+    (arc,) = library.cells["AN2"].pins["Z"].timing
+    assert arc.related_pins == ("A", "B") and arc.timing_type == "combinational"
+    assert arc.timing_sense == "positive_unate"
+    table = arc.tables["cell_rise"]
+    # The group's own index_2 replaces the template's; ns -> ps, pF -> fF.
+    assert table.variables == ("total_output_net_capacitance", "input_net_transition")
+    assert table.indices == ((1.0, 2.0), (10.0, 50.0))
+    assert table.values == pytest.approx((100, 200, 300, 400))
+    # 1.5 fF and 20 ps: halfway and a quarter of the way: bilinear.
+    point = {"total_output_net_capacitance": 1.5, "input_net_transition": 20.0}
+    assert table.lookup(**point) == pytest.approx(0.5 * 0.75 * 100 + 0.5 * 0.75 * 300
+                                                  + 0.5 * 0.25 * 200 + 0.5 * 0.25 * 400)
+    # Beyond the points: linear extrapolation (3 fF, slew 10 ps).
+    assert table.lookup(total_output_net_capacitance=3.0, input_net_transition=10.0) == \
+        pytest.approx(500)
+    xs, ys, rows = table.grid("input_net_transition", "total_output_net_capacitance")
+    assert xs == (10.0, 50.0) and ys == (1.0, 2.0) and rows == [[100, 300], [200, 400]]
+    assert arc.tables["rise_transition"].lookup() == pytest.approx(50)
+    flop = library.cells["DF"]
+    assert flop.clock_pins == ("CK",)
+    (setup,) = flop.pins["D"].timing
+    assert setup.timing_type == "setup_rising" and setup.related_pins == ("CK",)
+    assert setup.tables["rise_constraint"].lookup() == pytest.approx(20)
+    (launch,) = flop.pins["Q"].timing
+    assert launch.timing_type == "rising_edge"
+    assert launch.tables["cell_fall"].lookup(input_net_transition=5.0) == pytest.approx(70)
+
+
+def test_reader_names_a_table_it_cannot_follow(tmp_path):
+    path = tmp_path / "bad.lib"
+    path.write_text("""library (bad) {
+  cell (B) { area : 1; pin (A) { direction : input; }
+    pin (Y) { direction : output; function : "A";
+      timing () { related_pin : "A"; cell_rise (missing) { values ("1, 2"); } } } }
+}
+""")
+    with pytest.raises(LibertyParseError, match="cell B pin Y: table cell_rise uses "
+                                                "template 'missing'"):
+        read_liberty(path)
+
+
+def test_macros_have_access_time_and_setup_arcs(tmp_path):
+    config = sram.SramConfig(1024, 64)
+    figures = sram.sram_figures(config)
+    path = tmp_path / "macros.lib"
+    path.write_text(sram.macro_liberty_text([config]))
+    cell = read_liberty(path).cells[config.name]
+    assert set(cell.clock_pins) == {"R0_CLK", "W0_CLK"}
+    (read,) = cell.pins["R0_DATA"].timing
+    assert read.timing_type == "rising_edge" and read.related_pins == ("R0_CLK",)
+    # At zero load and zero clock slew the arc is the access time.
+    assert read.tables["cell_rise"].lookup(input_net_transition=0.0,
+                                           total_output_net_capacitance=0.0) == \
+        pytest.approx(figures.access_time_ps)
+    for pin, clock in (("R0_ADDR", "R0_CLK"), ("W0_DATA", "W0_CLK"), ("W0_EN", "W0_CLK")):
+        kinds = {t.timing_type: t for t in cell.pins[pin].timing}
+        assert kinds["setup_rising"].related_pins == (clock,)
+        assert kinds["setup_rising"].tables["rise_constraint"].lookup() == \
+            pytest.approx(2 * 5 * tech.TAU_PS)
+        assert kinds["hold_rising"].tables["rise_constraint"].lookup() == \
+            pytest.approx(tech.TAU_PS)
+    # 1024 x 64 with a column mux of 4: 256 rows of 256 cells, one sub-array:
+    # log4(2 x 256 x 256) + 4 + 3 + 1 = 16.5 FO4.
+    assert figures.access_time_ps == pytest.approx(16.5 * 5 * tech.TAU_PS)

@@ -2,7 +2,7 @@
 
 import json
 
-from dcom.synth.report import BarChart, Table, format_number, write_report
+from dcom.report import BarChart, Histogram, Table, format_number, write_report
 
 
 def test_report_files(tmp_path):
@@ -33,3 +33,12 @@ def test_format_number():
     assert format_number(3.14159) == "3.142"
     assert format_number(0.0) == "0"
     assert format_number("text") == "text"
+
+
+def test_histogram_with_weights_and_a_marker(tmp_path):
+    histogram = Histogram("Endpoint slack", [-20.0, 5.0, 30.0], [1, 64, 2], xlabel="ps",
+                          marker=0.0)
+    files = write_report(tmp_path, "timing", "Timing", {}, charts=[histogram])
+    assert [p.name for p in files.charts] == ["timing-endpoint-slack.png"]
+    assert files.charts[0].read_bytes()[:4] == b"\x89PNG"
+    assert "![Endpoint slack](timing-endpoint-slack.png)" in files.markdown.read_text()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from dcom.config import DcomConfig
 from dcom.hw.scalar import RESULT_BITS, ScalarOp, ScalarUnit
 from dcom.tb.cosim import HdlDesign, amaranth_emitter, run_cocotb
 from dcom.tb.fp_reference import SCALAR_OPS, scalar_operands
@@ -76,7 +77,8 @@ def test_matches_numpy(name):
 
 
 def test_latency_is_fixed_and_documented():
-    assert ScalarUnit.latency == 1 + RESULT_BITS == 27
+    # The performance model takes the latency from the configuration.
+    assert ScalarUnit.latency == 1 + RESULT_BITS == DcomConfig().scalar_latency == 27
 
 
 def test_start_while_busy_is_ignored():

@@ -10,6 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from dcom.synth.flow import LibertyError, synthesize, synthesize_amaranth
+from dcom.synth.sta import TimingError, analyze
 
 
 class AdderCounter(wiring.Component):
@@ -115,9 +116,7 @@ def test_hierarchy_counts_each_module_once_and_multiplies(tmp_path):
     assert set(flat.modules) == {"top"}
 
 
-def test_a_users_liberty_with_other_cell_names(tmp_path):
-    library = tmp_path / "tiny.lib"
-    library.write_text("""library (tiny) {
+TINY_LIBERTY = """library (tiny) {
   cell (nd2) { area : 2.0 ; cell_leakage_power : 3.0 ;
     pin (a) { direction : input ; } pin (b) { direction : input ; }
     pin (y) { direction : output ; function : "(a*b)'" ; } }
@@ -132,10 +131,20 @@ def test_a_users_liberty_with_other_cell_names(tmp_path):
     pin (c) { direction : input ; clock : true ; } pin (d) { direction : input ; }
     pin (q) { direction : output ; function : "S" ; } }
 }
-""")
-    source = tmp_path / "counter.v"
+"""
+
+
+def _counter_source(folder):
+    source = folder / "counter.v"
     source.write_text("module counter(input clk, output reg [3:0] q);\n"
                       "  always @(posedge clk) q <= q + 1'b1;\nendmodule\n")
+    return source
+
+
+def test_a_users_liberty_with_other_cell_names(tmp_path):
+    library = tmp_path / "tiny.lib"
+    library.write_text(TINY_LIBERTY)
+    source = _counter_source(tmp_path)
     result = synthesize([source], "counter", tmp_path / "out", liberty=library,
                         progress=lambda _: None, reports=False)
     cells = result.totals().cells
@@ -167,3 +176,57 @@ def test_malformed_liberty_gives_yosys_error_in_one_line(tmp_path, adder_counter
     message = str(info.value)
     assert "\n" not in message
     assert re.search(r"liberty file .*broken\.lib is malformed: .*line \d+", message)
+
+
+def test_delay_mapping_gives_abc_the_period_and_the_boundary(tmp_path, adder_counter):
+    result, _ = adder_counter
+    source = result.netlist.parent / "adder_counter.v"
+    mapped = synthesize([source], "adder_counter", tmp_path / "timed", clock_period_ps=500,
+                        progress=lambda _: None, reports=False)
+    script = (tmp_path / "timed" / "yosys" / "mapping.ys").read_text()
+    assert re.search(r"^abc -liberty .* -D 500 -constr \S*abc\.constr", script, re.MULTILINE)
+    # The smallest buffer drives the inputs, four of its inputs (0.85 fF + 0.2 fF wire each)
+    # load the outputs.
+    assert (tmp_path / "timed" / "yosys" / "abc.constr").read_text() == \
+        "set_driving_cell BUF_X1\nset_load 4.2\n"
+    assert mapped.totals().flip_flops == 8
+    with pytest.raises(ValueError, match="clock_period_ps=0; allowed values: a positive"):
+        synthesize([source], "adder_counter", tmp_path / "bad", clock_period_ps=0,
+                   progress=lambda _: None)
+
+
+def test_require_timing_makes_a_missed_clock_an_error(monkeypatch, capsys):
+    """`dcom synth --require-timing` exits 1 naming the failure; without it, exit 0."""
+    import dcom.synth.evaluate as evaluate_module
+    from dcom.cli import main
+
+    class Report:
+        def timing_failures(self):
+            return ["cluster: dcom_cluster misses 1000 MHz: worst setup slack -5.0 ps on the "
+                    "path from a (q) to b D (r)"]
+
+    calls = []
+    monkeypatch.setattr(evaluate_module, "evaluate",
+                        lambda config, out, **options: calls.append(options) or Report())
+    monkeypatch.setattr(evaluate_module, "summary_lines", lambda report: ["summary"])
+    assert main(["synth", "--cluster-only", "--out", "unused"]) == 0
+    assert calls[-1]["delay_mapping"] is True and calls[-1]["paths"] == 10
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "--require-timing", "--no-delay-mapping", "--paths", "3"])
+    assert exit_info.value.code == 1
+    assert calls[-1]["delay_mapping"] is False and calls[-1]["paths"] == 3
+    error = capsys.readouterr().err
+    assert "timing not met (--require-timing)" in error and "from a (q) to b D (r)" in error
+
+
+def test_a_library_without_delays_maps_without_a_target_and_is_not_timed(tmp_path):
+    library = tmp_path / "tiny.lib"
+    library.write_text(TINY_LIBERTY)
+    source = _counter_source(tmp_path)
+    result = synthesize([source], "counter", tmp_path / "out", liberty=library,
+                        clock_period_ps=1000, progress=lambda _: None, reports=False)
+    assert result.totals().flip_flops == 4
+    assert result.warnings == [f"liberty {library} has no delay tables: ABC maps without the "
+                               f"delay target of 1000 ps"]
+    with pytest.raises(TimingError, match="liberty tiny has no delay tables"):
+        analyze(result, clock_mhz=1000)

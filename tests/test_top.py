@@ -1,7 +1,7 @@
 """The top level on both simulators: memory paths, errors, Lanczos programs, a fuzzer.
 
-Every program's cycle counters are also checked against the performance model
-(``dcom.sw.perf``), which is meant to be cycle-exact (the requirement is 5%).
+Every program's cycle counters are also checked against the cycle model
+(``dcom.sw.cycles``), which is meant to be cycle-exact (the requirement is 5%).
 """
 
 import json
@@ -9,12 +9,13 @@ import json
 import pytest
 
 from dcom.config import DcomConfig
+from dcom.isa import Status
 from dcom.sw.compiler import compile_lanczos
+from dcom.sw.cycles import program_cycles
 from dcom.sw.fuzz import fuzz_case
-from dcom.sw.isa import Status
-from dcom.sw.perf import program_cycles
 from dcom.tb.cosim import run_cocotb
-from dcom.tb.top import LANCZOS_CASES, SMALL_CONFIG as SMALL, memory_paths_program, top_design
+from dcom.tb.top import (FUZZ_CONFIG, LANCZOS_CASES, SMALL_CONFIG as SMALL,
+                         memory_paths_program, top_design)
 
 pytestmark = pytest.mark.cocotb
 
@@ -75,10 +76,10 @@ def test_lanczos_program_configured(regress_config, sim, seed, tmp_path):
 
 
 def test_random_programs(sim, seed, tmp_path):
-    records = run_top(SMALL, sim, seed, "random_programs", tmp_path,
+    records = run_top(FUZZ_CONFIG, sim, seed, "random_programs", tmp_path,
                       DCOM_FUZZ_PROGRAMS="6" if sim == "verilator" else "2")
     assert len(records) == (6 if sim == "verilator" else 2)
     for record in records:
-        case = fuzz_case(SMALL, record["seed"], length=record["length"],
+        case = fuzz_case(FUZZ_CONFIG, record["seed"], length=record["length"],
                          invalid_rate=record["invalid_rate"])
-        assert_counters_match(SMALL, case.program, record)
+        assert_counters_match(FUZZ_CONFIG, case.program, record)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["Table", "BarChart", "ReportFiles", "write_report", "format_number"]
+__all__ = ["Table", "BarChart", "Histogram", "ReportFiles", "write_report", "format_number"]
 
 
 def format_number(value, digits: int = 4) -> str:
@@ -70,7 +70,7 @@ class BarChart:
     @property
     def slug(self) -> str:
         """File-name part derived from the title."""
-        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+        return _slug(self.title)
 
     def save(self, path: Path) -> Path:
         """Render the chart to a PNG file."""
@@ -107,6 +107,49 @@ class BarChart:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """A histogram of values, each with an optional weight (how many it stands for), with an
+    optional vertical line (e.g. at zero slack)."""
+
+    title: str
+    values: Sequence[float]
+    weights: Sequence[float] | None = None
+    xlabel: str = ""
+    ylabel: str = "count"
+    bins: int = 40
+    marker: float | None = None
+
+    @property
+    def slug(self) -> str:
+        """File-name part derived from the title."""
+        return _slug(self.title)
+
+    def save(self, path: Path) -> Path:
+        """Render the histogram to a PNG file."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7.0, 4.5))
+        if len(self.values):
+            ax.hist(self.values, bins=self.bins, weights=self.weights)
+        if self.marker is not None:
+            ax.axvline(self.marker, color="red", linestyle="--")
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        ax.set_title(self.title)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return path
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+@dataclass(frozen=True)
 class ReportFiles:
     """The files one report consists of."""
 
@@ -116,7 +159,7 @@ class ReportFiles:
 
 
 def write_report(out_dir: str | Path, name: str, title: str, data: dict,
-                 tables: Sequence[Table] = (), charts: Sequence[BarChart] = (),
+                 tables: Sequence[Table] = (), charts: Sequence[BarChart | Histogram] = (),
                  notes: Sequence[str] = ()) -> ReportFiles:
     """Write ``<name>.json`` (``data``), ``<name>.md`` (notes, tables, charts) and the charts.
 

@@ -1,0 +1,125 @@
+"""The cycle model against timelines worked out by hand from the controller's rules
+(tests/test_top.py checks its counters against the RTL's on whole programs).
+
+SMALL: 2 x 2 clusters of 2 x 2, f = 2. A command reaches the clusters a cycle after it issues
+and its tree sums L = 3 cycles later (operand read, multiplier, one registered tree level), so
+its set settles 4 cycles after it issues; accumulators take one cycle (acc_latency 1, batch 1).
+The network: input register, one group-tree level, one stream level (at most 2 groups): 3
+cycles, so a result is written 4 cycles after its last group is fed.
+"""
+
+import pytest
+
+from dcom.config import DcomConfig
+from dcom.isa import Instruction, InstructionClass, Opcode, Side, Status
+from dcom.sw.cycles import Latencies, latencies, memory_cycles, program_cycles
+from dcom.sw.validation import InputError
+from dcom.tb.top import SMALL_CONFIG as SMALL
+
+HALT = Instruction(Opcode.HALT)
+# Cycle 0 is the host's start, 1 the IDLE cycle, 2 FETCH, 3 DECODE, 4 the first start.
+FIRST_START = 4
+
+
+def test_latencies_come_from_the_configuration():
+    assert latencies(SMALL) == Latencies(cluster=3, accumulate=0, network=3, scalar=27)
+    # 8 x 8 grid: operand read, multiplier register, three tree levels. f = 8: input register,
+    # three group-tree levels, then 256 / 8 = 32 groups at most: five stream levels.
+    assert latencies(DcomConfig()) == Latencies(cluster=5, accumulate=0, network=9, scalar=27)
+    piped = DcomConfig(mul_stages=2, add_stages=1, acc_stages=2)
+    assert latencies(piped) == Latencies(cluster=9, accumulate=2, network=17, scalar=27)
+    assert DcomConfig(expansion=1).network_latency == 1 + 8
+
+
+def test_memory_instructions():
+    assert memory_cycles(SMALL, Instruction(Opcode.ZERO, n=5)) == 6
+    assert memory_cycles(SMALL, Instruction(Opcode.LOAD, n=3)) == 5
+    assert memory_cycles(SMALL.replace(bank_width=16), Instruction(Opcode.LOAD, n=3)) == 2 * 4 + 3
+    assert memory_cycles(SMALL, Instruction(Opcode.STORE, n=0)) == 1
+    # Two slots from each of C = 2 sources: 4 copies a cycle apart, one more to write, one to
+    # see the end.
+    assert memory_cycles(SMALL, Instruction(Opcode.BCAST, side=Side.U, n=2)) == 4 + 2
+    run = program_cycles(SMALL.replace(clock_mhz=500.0), [Instruction(Opcode.ZERO, n=5), HALT])
+    # ZERO in cycles 5-10, FETCH, DECODE, HALT's wait: everything idle, so it stops at once.
+    assert (run.status, run.stop_pc, run.total) == (Status.DONE, 1, 13)
+    assert run.counters()["cycles_memory"] == 13 - FIRST_START
+    assert run.fetch_decode == FIRST_START
+    assert run.seconds == pytest.approx(13 / 500e6)
+
+
+def test_mv_overlaps_its_reductions_with_its_multiplies():
+    run = program_cycles(SMALL, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=2), HALT])
+    mv = run.instructions[0]
+    # Six MULTIPLYs in cycles 5-10; tile row g's last in cycle 6 + 2 g settles 4 cycles later
+    # and its job feeds R = 2 reductions of one group each: cycles 10-15, back to back. The
+    # results are written 4 cycles after their feeds, the last in 19; HALT stops in 20.
+    assert (mv.start, mv.issued) == (FIRST_START, 11)
+    assert run.total == 20
+    assert run.counters()["cycles_mv"] == 20 - FIRST_START
+
+
+def test_norm_and_its_data_stop():
+    norm = Instruction(Opcode.NORM, a=0, b=8, n=2, m=3)
+    # MULTIPLYs in 5 and 6, fed in 10 and 11 (R C / f = 2 groups), the sum in 15; square root
+    # done in 15 + 27, reciprocal in 15 + 54, the hi and lo words in the next two cycles.
+    run = program_cycles(SMALL, [norm, HALT])
+    assert run.total == 15 + 2 * 27 + 2 + 1
+    stopped = program_cycles(SMALL, [norm, HALT], stop=(Status.BREAKDOWN, 0))
+    assert (stopped.status, stopped.stop_pc, stopped.total) == (Status.BREAKDOWN, 0, 15 + 27)
+    with pytest.raises(InputError, match="not a NORM"):
+        program_cycles(SMALL, [Instruction(Opcode.ZERO)], stop=(Status.BREAKDOWN, 0))
+    with pytest.raises(InputError, match="stop"):
+        program_cycles(SMALL, [norm], stop=(Status.DONE, 0))
+
+
+def test_independent_reductions_overlap_and_conflicting_ones_wait():
+    mv = Instruction(Opcode.MV, a=0, b=10, c=20, n=2, m=1)
+    mtv = Instruction(Opcode.MTV, a=0, b=12, c=24, n=1, m=2)
+    # MV's commands in 5 and 6; FETCH, DECODE, and MTV starts in 9 while MV's four results
+    # (fed 9-12) are on the way: its words do not meet MV's outputs.
+    run = program_cycles(SMALL, [mv, mtv, HALT])
+    assert [t.start for t in run.instructions] == [FIRST_START, 9]
+    # MTV's jobs settle in 14 and 15 and are fed 14-17 after MV's; the last result is written
+    # in 21, and HALT stops in 22.
+    assert run.total == 22
+    by_class = run.by_class
+    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (5, 13)
+    # Reading MV's output words, MTV waits until MV's last result is written (in 16).
+    reads_result = Instruction(Opcode.MTV, a=0, b=20, c=24, n=1, m=2)
+    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 17
+
+
+def test_pipelined_accumulators_space_the_commands_of_a_sum():
+    # acc_stages = 2: a set is read 3 cycles after its update at the earliest; with two sets
+    # the batch is one sum, so NORM's three products issue 3 cycles apart.
+    config = SMALL.replace(acc_stages=2, acc_sets=2)
+    assert (config.acc_latency, config.batch) == (3, 1)
+    run = program_cycles(config, [Instruction(Opcode.NORM, a=0, b=8, n=3), HALT])
+    assert run.instructions[0].issued == 5 + 2 * 3 + 1
+    # With eight sets the batch is three sums, which interleave without a stall.
+    wide = SMALL.replace(acc_stages=2)
+    assert wide.batch == 3
+    mv = program_cycles(wide, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=4), HALT])
+    assert mv.instructions[0].issued == 5 + 3 * 4
+
+
+def test_write_back_hazards_stall_exactly():
+    # Slot 0 of the aliased SCALE writes basis word 4 (issued in cycle 8), which slot 1 reads
+    # as its vector word: the read waits until the write has landed (L = 3 cycles).
+    clean = Instruction(Opcode.SCALE, a=3, b=0, c=8, d=1, n=2)
+    aliased = Instruction(Opcode.SCALE, a=3, b=0, c=4, d=1, n=2)
+    assert program_cycles(SMALL, [clean]).instructions[0].issued == 5 + 8
+    assert program_cycles(SMALL, [aliased]).instructions[0].issued == 5 + 8 + 3
+
+
+def test_stops_without_data():
+    assert program_cycles(SMALL, [Instruction(Opcode.ZERO, n=SMALL.buffer_depth + 1)]).status \
+        == Status.BAD_ADDRESS
+    assert program_cycles(SMALL, [Instruction(99)]).status == Status.BAD_OPCODE
+    full = program_cycles(SMALL, [Instruction(Opcode.ZERO, n=1)] * SMALL.program_depth)
+    assert (full.status, full.stop_pc) == (Status.BAD_PC, SMALL.program_depth)
+    # Per ZERO: FETCH, DECODE, the start, two cycles of ZERO; then the FETCH past the end and
+    # the stop.
+    assert full.total == 1 + SMALL.program_depth * 5 + 2
+    with pytest.raises(InputError, match="program_depth"):
+        program_cycles(SMALL, [HALT] * (SMALL.program_depth + 1))

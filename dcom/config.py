@@ -153,10 +153,10 @@ class DcomConfig:
     broadcast_depth: int = 256
     program_depth: int = 1024
     expansion: int = 8
-    mul_stages: int = 1
-    add_stages: int = 0
-    acc_sets: int = 8
-    acc_stages: int = 0
+    mul_stages: int = 2
+    add_stages: int = 4
+    acc_sets: int = 12
+    acc_stages: int = 5
     tree_registers: bool = True
     clock_mhz: float = 1000.0
 
@@ -237,9 +237,16 @@ class DcomConfig:
     @property
     def cluster_latency(self) -> int:
         """Cycles from a command's issue to its results at the cluster's tree outputs: the
-        operand read, the multiplier, then the deeper of the row and column trees."""
-        return 1 + self.mul_stages + max(self.tree_latency(self.row_tree_levels),
+        operand read, the operand register, the multiplier, then the deeper of the row and
+        column trees."""
+        return 2 + self.mul_stages + max(self.tree_latency(self.row_tree_levels),
                                          self.tree_latency(self.col_tree_levels))
+
+    @property
+    def write_latency(self) -> int:
+        """Cycles from a write-back command's issue to its buffer write: the cluster latency,
+        then a register for the set's accumulators and one for them rounded to FP16."""
+        return self.cluster_latency + 2
 
     @property
     def acc_latency(self) -> int:
@@ -298,6 +305,19 @@ class DcomConfig:
         stream_levels = (self.max_reduction_groups - 1).bit_length()
         return (1 + self.tree_latency(self.expansion_levels)
                 + stream_levels * (self.add_stages + 1))
+
+    @property
+    def check_cycles(self) -> int:
+        """Cycles the controller checks a decoded instruction: registers for the operands of
+        its products of two fields, their halves' partial products, the products, every term
+        of the checks, and the checks' results."""
+        return 5
+
+    @property
+    def norm_split_latency(self) -> int:
+        """Cycles from NORM's reciprocal to its FP16 ``hi`` and ``lo`` words: ``hi`` is
+        registered, then ``lo = fp16(r - hi)`` takes an FP32 adder of ``add_stages``."""
+        return 1 + self.add_stages
 
     @property
     def word_bits(self) -> int:

@@ -236,9 +236,23 @@ class _Ints:
     def ceil_div(numerator, denominator):
         return -(-numerator // denominator)
 
+    multiply = staticmethod(operator.mul)
+
 
 class _Values:
-    """Elaboration on Amaranth values: the decoder's fields, in combinational logic."""
+    """Elaboration on Amaranth values: the decoder's fields, in combinational logic.
+
+    ``multiply``, if given, forms the product of two non-constant values instead of ``*``
+    (the controller registers its products, so that a check takes two cycles).
+    """
+
+    def __init__(self, multiply=None):
+        self._multiply = multiply
+
+    def multiply(self, left, right):
+        if self._multiply is None or isinstance(left, int) or isinstance(right, int):
+            return left * right
+        return self._multiply(left, right)
 
     @staticmethod
     def select(condition, then, otherwise):
@@ -289,10 +303,11 @@ class Expr:
         """The value for instruction ``ins`` on ``config``."""
         return self._value(ins, config, _Ints)
 
-    def elaborate(self, fields, config: DcomConfig):
+    def elaborate(self, fields, config: DcomConfig, multiply=None):
         """The value as an Amaranth expression of ``fields`` (anything with the attributes of
-        :data:`FIELDS` as Amaranth values, e.g. a view of the instruction layout)."""
-        return self._value(fields, config, _Values)
+        :data:`FIELDS` as Amaranth values, e.g. a view of the instruction layout); products of
+        two fields through ``multiply(left, right)`` if given."""
+        return self._value(fields, config, _Values(multiply))
 
     def fields(self) -> dict[str, str]:
         """The instruction fields the expression reads, each with what it holds there:
@@ -333,8 +348,11 @@ class _Binary(Expr):
         return {**self.left.fields(), **self.right.fields()}
 
     def _value(self, fields, config, world):
-        return self.operation(self.left._value(fields, config, world),
-                              self.right._value(fields, config, world))
+        left = self.left._value(fields, config, world)
+        right = self.right._value(fields, config, world)
+        if self.operation is operator.mul:
+            return world.multiply(left, right)
+        return self.operation(left, right)
 
 
 @dataclass(frozen=True)
@@ -423,7 +441,7 @@ class BlockSpan(Expr):
         slots = self.slots._value(fields, config, world)
         block = self.block._value(fields, config, world)
         return world.select((slots == 0) | (block == 0), 0,
-                            (slots - 1) * self.stride._value(fields, config, world) + block)
+                            world.multiply(slots - 1, self.stride._value(fields, config, world)) + block)
 
 
 #: The memories an operand may lie in, and their sizes: every cluster's buffer (all clusters
@@ -484,10 +502,10 @@ class Operand:
         word below ``size`` for a strided one."""
         return bool(self._fits(ins, config, _Ints))
 
-    def elaborate_fits(self, fields, config: DcomConfig):
+    def elaborate_fits(self, fields, config: DcomConfig, multiply=None):
         """:meth:`fits` as a one-bit Amaranth expression of decoded ``fields`` (see
         :meth:`Expr.elaborate`)."""
-        return self._fits(fields, config, _Values)
+        return self._fits(fields, config, _Values(multiply))
 
     def _fits(self, fields, config, world):
         first = getattr(fields, self.first)
@@ -495,7 +513,7 @@ class Operand:
         if self.stride is None:
             return self.count._fits(first, size, fields, config, world)
         count = self.count._value(fields, config, world)
-        return (count == 0) | (first + (count - 1) * getattr(fields, self.stride) < size)
+        return (count == 0) | (first + world.multiply(count - 1, getattr(fields, self.stride)) < size)
 
     def _nonempty(self, fields, config, world):
         """Whether the operand touches any word."""
@@ -507,7 +525,7 @@ class Operand:
         first = getattr(fields, self.first)
         if self.stride is not None:
             count = self.count._value(fields, config, world)
-            return x < first + (count - 1) * getattr(fields, self.stride) + 1
+            return x < first + world.multiply(count - 1, getattr(fields, self.stride)) + 1
         if isinstance(self.count, CeilDiv):
             numerator = self.count.numerator._value(fields, config, world)
             denominator = self.count.denominator._value(fields, config, world)
@@ -605,13 +623,11 @@ def steps_interfere(ins: Instruction, config) -> bool:
     return any(bool(term) for term in _interfere(Opcode(ins.op), ins, config, _Ints))
 
 
-def elaborate_steps_interfere(op: Opcode, fields, config):
-    """:func:`steps_interfere` for opcode ``op`` as a one-bit Amaranth expression of decoded
-    ``fields``."""
-    from amaranth.hdl import Cat, Const
-
-    terms = _interfere(op, fields, config, _Values)
-    return Cat(*terms).any() if terms else Const(0)
+def elaborate_steps_interfere(op: Opcode, fields, config, multiply=None) -> list:
+    """:func:`steps_interfere` for opcode ``op`` as one-bit Amaranth terms of decoded
+    ``fields``, any of which set means interference (products of two fields through
+    ``multiply``, see :meth:`Expr.elaborate`)."""
+    return _interfere(op, fields, config, _Values(multiply))
 
 
 def _writes_overlap(op: Opcode, fields, earlier: Opcode, earlier_fields, config, world):
@@ -628,10 +644,8 @@ def touches_writes_of(ins: Instruction, earlier: Instruction, config) -> bool:
                                                       earlier, config, _Ints))
 
 
-def elaborate_touches_writes_of(op: Opcode, fields, earlier: Opcode, earlier_fields, config):
-    """:func:`touches_writes_of` for opcodes ``op`` and ``earlier`` as a one-bit Amaranth
-    expression of their decoded fields."""
-    from amaranth.hdl import Cat, Const
-
-    terms = _writes_overlap(op, fields, earlier, earlier_fields, config, _Values)
-    return Cat(*terms).any() if terms else Const(0)
+def elaborate_touches_writes_of(op: Opcode, fields, earlier: Opcode, earlier_fields, config,
+                                multiply=None) -> list:
+    """:func:`touches_writes_of` for opcodes ``op`` and ``earlier`` as one-bit Amaranth terms
+    of their decoded fields, any of which set means an overlap."""
+    return _writes_overlap(op, fields, earlier, earlier_fields, config, _Values(multiply))

@@ -19,6 +19,9 @@ reduction.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
@@ -155,7 +158,7 @@ class Cluster(wiring.Component):
                                lambda: FPMultiplier(out_format=acc, stages=config.mul_stages))
         self.tree_latency = max(config.tree_latency(config.row_tree_levels),
                                 config.tree_latency(config.col_tree_levels))
-        self.write_latency = config.cluster_latency
+        self.write_latency = config.write_latency
         self.latency = config.cluster_latency + config.acc_stages
         super().__init__(cluster_signature(config))
 
@@ -238,9 +241,14 @@ class Cluster(wiring.Component):
                         m.d.comb += operand.eq(scalar ^ sign_flip)
                     with m.Case(Broadcast.ELEMENT):
                         m.d.comb += operand.eq(b_word[i * Q + j] ^ sign_flip)
+                # The operands are registered: the buffer's read and the scatter network
+                # take most of a cycle.
+                a_operand = Signal(16, name=f"a_{i}_{j}_q")
+                b_operand = Signal(16, name=f"b_{i}_{j}_q")
+                m.d.sync += [a_operand.eq(a_word[i * Q + j]), b_operand.eq(operand)]
                 m.submodules[f"mul_{i}_{j}"] = mul = self._mul()
                 assert mul.latency == config.mul_stages
-                m.d.comb += [mul.a.eq(a_word[i * Q + j]), mul.b.eq(operand)]
+                m.d.comb += [mul.a.eq(a_operand), mul.b.eq(b_operand)]
                 products[i][j] = mul.product
 
         # Dual-path trees, aligned so that both paths retire together.
@@ -259,7 +267,8 @@ class Cluster(wiring.Component):
         retire, retire_valid, preload = stage1, stage1_valid, Signal(preload_layout)
         m.d.comb += preload.eq(Cat(*(b_word[i * Q] for i in range(P)),
                                    *(b_word[j] for j in range(Q))))
-        for stage in range(config.mul_stages + self.tree_latency):
+        for stage in range(1 + config.mul_stages + self.tree_latency):
+            before_retire = retire
             retire, retire_valid, preload = self._stage(m, retire, retire_valid, preload,
                                                         f"d{stage}")
             in_flight.append(retire_valid)
@@ -268,10 +277,9 @@ class Cluster(wiring.Component):
         for stage in range(config.acc_stages):
             commit, commit_valid, commit_preload = self._stage(
                 m, commit, commit_valid, commit_preload, f"acc{stage}")
-            # A write-back is done at retire; only accumulator updates are still in flight.
+            # A write-back has left the pipeline at retire; only updates are still in flight.
             in_flight.append(commit_valid & ((commit.op == ClusterOp.MULTIPLY)
                                              | (commit.op == ClusterOp.PRELOAD)))
-        m.d.comb += self.idle.eq(~Cat(*in_flight).any())
 
         row_sets = Array(Signal(data.ArrayLayout(config.acc.width, P), name=f"row_acc_set{k}")
                          for k in range(config.acc_sets))
@@ -280,32 +288,49 @@ class Cluster(wiring.Component):
         m.d.comb += [self.row_acc.eq(row_sets[self.acc_read]),
                      self.col_acc.eq(col_sets[self.acc_read])]
         row_now, col_now = row_sets[retire.acc_set], col_sets[retire.acc_set]
-        for name, sets, now, sums, mode, commit_mode, lanes in (
-                ("row_acc", row_sets, row_now, row_sums, retire.row_acc, commit.row_acc,
+        for name, sets, sums, mode, commit_mode, lanes in (
+                ("row_acc", row_sets, row_sums, before_retire.row_acc, commit.row_acc,
                  range(P)),
-                ("col_acc", col_sets, col_now, col_sums, retire.col_acc, commit.col_acc,
+                ("col_acc", col_sets, col_sums, before_retire.col_acc, commit.col_acc,
                  range(P, P + Q))):
-            self._accumulators(m, name, now, sums, mode, sets[commit.acc_set],
-                               commit, commit_valid, commit_mode,
+            self._accumulators(m, name, sets, before_retire.acc_set, mode, sums,
+                               sets[commit.acc_set], commit, commit_valid, commit_mode,
                                [commit_preload[k] for k in lanes])
 
-        # Write-back of rounded accumulators, else host fill, through the one write port.
-        rows16 = [self._convert(m, row_now[i], config.acc_format, "fp16", f"narrow_row{i}")
-                  for i in range(P)]
-        cols16 = [self._convert(m, col_now[j], config.acc_format, "fp16", f"narrow_col{j}")
-                  for j in range(Q)]
+        # Write-back of rounded accumulators, else host fill, through the one write port. The
+        # set's accumulators are registered, rounded to FP16 and registered again: the set's
+        # multiplexer and the rounding take a cycle each.
         writing_rows = retire_valid & (retire.op == ClusterOp.WRITE_ROWS)
         writing_cols = retire_valid & (retire.op == ClusterOp.WRITE_COLS)
-        m.d.comb += self.fill.ready.eq(~(writing_rows | writing_cols))
-        with m.If(writing_rows | writing_cols):
-            m.d.comb += buffer.wr_addr.eq(retire.a_addr)
-            for i in range(P):
-                for j in range(Q):
-                    m.d.comb += [
-                        write_data[i * Q + j].eq(Mux(writing_rows, rows16[i], cols16[j])),
-                        buffer.wr_en[i * Q + j].eq((writing_rows & (retire.lane == j))
-                                                | (writing_cols & (retire.lane == i))),
-                    ]
+        taken_rows, taken_cols = Signal(), Signal()
+        taken_lane, taken_addr = Signal.like(retire.lane), Signal.like(retire.a_addr)
+        taken_row_acc = Signal.like(self.row_acc)
+        taken_col_acc = Signal.like(self.col_acc)
+        m.d.sync += [taken_rows.eq(writing_rows), taken_cols.eq(writing_cols),
+                     taken_lane.eq(retire.lane), taken_addr.eq(retire.a_addr),
+                     taken_row_acc.eq(row_now), taken_col_acc.eq(col_now)]
+        rows16 = [self._convert(m, taken_row_acc[i], config.acc_format, "fp16", f"narrow_row{i}")
+                  for i in range(P)]
+        cols16 = [self._convert(m, taken_col_acc[j], config.acc_format, "fp16", f"narrow_col{j}")
+                  for j in range(Q)]
+        back_valid = Signal()
+        back_addr = Signal.like(retire.a_addr)
+        back_data = Signal(word)
+        back_lanes = Signal(P * Q)
+        m.d.sync += [back_valid.eq(taken_rows | taken_cols), back_addr.eq(taken_addr)]
+        for i in range(P):
+            for j in range(Q):
+                m.d.sync += [
+                    back_data[i * Q + j].eq(Mux(taken_rows, rows16[i], cols16[j])),
+                    back_lanes[i * Q + j].eq((taken_rows & (taken_lane == j))
+                                             | (taken_cols & (taken_lane == i))),
+                ]
+        in_flight.append(taken_rows | taken_cols)
+        in_flight.append(back_valid)
+        m.d.comb += [self.idle.eq(~Cat(*in_flight).any()), self.fill.ready.eq(~back_valid)]
+        with m.If(back_valid):
+            m.d.comb += [buffer.wr_addr.eq(back_addr), write_data.eq(back_data),
+                         buffer.wr_en.eq(back_lanes)]
         with m.Elif(self.fill.valid):
             m.d.comb += [buffer.wr_addr.eq(self.fill.addr), write_data.eq(self.fill.data),
                          buffer.wr_en.eq(self.fill.lanes)]
@@ -320,11 +345,16 @@ class Cluster(wiring.Component):
         m.d.sync += [nxt.eq(control), nxt_valid.eq(valid), nxt_preload.eq(preload)]
         return nxt, nxt_valid, nxt_preload
 
-    def _accumulators(self, m, name, now, sums, mode, target, commit, commit_valid,
+    def _accumulators(self, m, name, sets, acc_set, mode, sums, target, commit, commit_valid,
                       commit_mode, preload_lanes):
-        """One path's accumulators: at retire the adders take set ``now`` (or +0 to restart)
-        and the tree sums; ``acc_stages`` cycles later the sum, or the widened preload lanes,
-        lands in ``target``, the committing command's set."""
+        """One path's accumulators: at retire the adders take the command's set (or +0 to
+        restart) and the tree sums; ``acc_stages`` cycles later the sum, or the widened
+        preload lanes, lands in ``target``, the committing command's set.
+
+        ``acc_set`` and ``mode`` belong to the command one stage before retire: its set is
+        decoded a cycle early into a one-hot selection per adder, so that the adder's input
+        is an AND-OR of the sets rather than a decoder and a multiplexer tree.
+        """
         config = self.config
         adder = self._unit(f"dcom_fp_add_{config.acc_format}_s{config.acc_stages}",
                            lambda: FPAdder(fmt=config.acc_format, stages=config.acc_stages))
@@ -332,7 +362,13 @@ class Cluster(wiring.Component):
             m.submodules[f"{name}_add{k}"] = add = adder()
             wide = self._convert(m, preload_lanes[k], "fp16", config.acc_format,
                                  f"{name}_widen{k}")
-            m.d.comb += [add.a.eq(Mux(mode == AccMode.RESTART, 0, now[k])), add.b.eq(sums[k])]
+            select = Signal(config.acc_sets, name=f"{name}_select{k}")
+            m.d.sync += select.eq(Mux(mode == AccMode.RESTART, 0,
+                                      Cat(acc_set == s for s in range(config.acc_sets))))
+            m.d.comb += [add.a.eq(reduce(operator.or_, (
+                             sets[s][k] & select[s].replicate(config.acc.width)
+                             for s in range(config.acc_sets)))),
+                         add.b.eq(sums[k])]
             with m.If(commit_valid & (commit_mode != AccMode.HOLD)):
                 with m.If(commit.op == ClusterOp.MULTIPLY):
                     m.d.sync += target[k].eq(add.sum)

@@ -35,7 +35,7 @@ ZERO, LOAD, STORE, BCAST, HALT and stops on errors wait until nothing is in flig
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -175,7 +175,7 @@ class Controller(wiring.Component):
         m = Module()
         config = self.config
         R, C, P, Q = config.cluster_rows, config.cluster_cols, config.grid_rows, config.grid_cols
-        S, B, L = config.acc_sets, config.batch, config.cluster_latency
+        S, B, W = config.acc_sets, config.batch, config.write_latency
         addr_bits = max(1, ceil_log2(config.buffer_depth))
         layout = instruction_layout()
 
@@ -185,40 +185,82 @@ class Controller(wiring.Component):
         stop_pc = Signal.like(self.stop_pc)
         pc = Signal(range(config.program_depth + 1))
         cycles = Signal(COUNTER_BITS)
-        class_cycles = Array(Signal(COUNTER_BITS, name=f"cycles_{k.name.lower()}")
-                             for k in InstructionClass)
-        inst_class = Signal(range(len(InstructionClass) + 1), init=len(InstructionClass))
+        class_cycles = [Signal(COUNTER_BITS, name=f"cycles_{k.name.lower()}")
+                        for k in InstructionClass]
+        # One bit per class (none set before the first start): each counter has its own enable.
+        inst_class = Signal(len(InstructionClass))
         m.d.comb += [self.busy.eq(busy), self.status.eq(status), self.stop_pc.eq(stop_pc),
                      self.cycles.eq(cycles),
                      self.class_cycles.eq(Cat(*class_cycles))]
         with m.If(busy):
             m.d.sync += cycles.eq(cycles + 1)
-            with m.If(inst_class < len(InstructionClass)):
-                m.d.sync += class_cycles[inst_class].eq(class_cycles[inst_class] + 1)
+            for k, counter in enumerate(class_cycles):
+                with m.If(inst_class[k]):
+                    m.d.sync += counter.eq(counter + 1)
 
         def stop(code, at):
             return [status.eq(code), stop_pc.eq(at), busy.eq(0)]
 
-        # ---- decode ----------------------------------------------------------------------
+        # ---- decode and checks -----------------------------------------------------------
+        # DECODE latches the instruction; the checks run in a pipeline from it, for
+        # config.check_cycles cycles: the operands of products of two fields, their two halves'
+        # partial products and their sums are registered, then every term of the bounds
+        # checks, the step interference and the conflict with the last reduction, then their
+        # reductions to one bit each.
         decoded = layout(self.program_data[:layout.size])
         inst = Signal(layout)
         inst_pc = Signal.like(pc)
         inst_error = Signal(range(max(Status) + 1))     # 0: none, else the stop status
         interfere = Signal()
-        known = decoded.op <= max(Opcode)
-        sided = Cat(*(decoded.op == o for o in sorted(SIDED_OPCODES))).any()
-        address_ok = Signal()
-        with m.Switch(decoded.op):
+        conflict = Signal()            # its words meet what the last reduction still writes
+        prev = Signal(layout)          # the last reducing instruction started
+
+        def registered_product(left, right):
+            left_q = Signal(Value.cast(left).shape())
+            right_q = Signal(Value.cast(right).shape())
+            half = (len(right_q) + 1) // 2
+            low = Signal(len(left_q) + half)
+            high = Signal(len(left_q) + len(right_q) - half)
+            product = Signal(len(left_q) + len(right_q))
+            m.d.sync += [left_q.eq(left), right_q.eq(right),
+                         low.eq(left_q * right_q[:half]), high.eq(left_q * right_q[half:]),
+                         product.eq(low + (high << half))]
+            return product
+
+        def registered_any(terms, name):
+            bits = Signal(max(1, len(terms)), name=f"{name}_terms")
+            if terms:
+                m.d.sync += bits.eq(Cat(*terms))
+            return bits.any()
+
+        known = inst.op <= max(Opcode)
+        sided = Cat(*(inst.op == o for o in sorted(SIDED_OPCODES))).any()
+        address_ok, inst_interferes, inst_conflicts = Signal(), Signal(), Signal()
+        with m.Switch(inst.op):
             for code in Opcode:
                 with m.Case(code):
-                    m.d.comb += address_ok.eq(Cat(*(operand.elaborate_fits(decoded, config)
-                                                    for operand in OPERANDS[code])).all())
-        decoded_interfere = Signal()
-        with m.Switch(decoded.op):
-            for code in Opcode:
-                with m.Case(code):
-                    m.d.comb += decoded_interfere.eq(
-                        elaborate_steps_interfere(code, decoded, config))
+                    misfits = [~operand.elaborate_fits(inst, config, registered_product)
+                               for operand in OPERANDS[code]]
+                    m.d.comb += [
+                        address_ok.eq(~registered_any(misfits, f"misfit_{code.name}")),
+                        inst_interferes.eq(registered_any(
+                            elaborate_steps_interfere(code, inst, config, registered_product),
+                            f"interfere_{code.name}")),
+                    ]
+                    if code in (Opcode.MV, Opcode.MTV, Opcode.PROJ, Opcode.NORM):
+                        # Only the last reducing instruction can still have results to write
+                        # (be_mixed says when an older one has too); a NORM is never overtaken.
+                        m.d.comb += inst_conflicts.eq(Cat(*(
+                            registered_any(elaborate_touches_writes_of(
+                                code, inst, earlier, prev, config, registered_product),
+                                f"conflict_{code.name}_{earlier.name}")
+                            & (prev.op == earlier)
+                            for earlier in (Opcode.MV, Opcode.MTV, Opcode.PROJ))).any())
+        m.d.sync += [interfere.eq(inst_interferes), conflict.eq(inst_conflicts),
+                     inst_error.eq(Mux(~known | (sided & (inst.side > 1)), Status.BAD_OPCODE,
+                                       Mux(~address_ok, Status.BAD_ADDRESS, 0)))]
+        check_wait = Signal(range(config.check_cycles))
+        bad_pc = Signal()              # the program counter ran past the program memory
         m.d.comb += self.program_addr.eq(pc)
 
         op = inst.op
@@ -243,7 +285,6 @@ class Controller(wiring.Component):
         norm_busy = Signal()           # a NORM's job, reduction or scalar steps are pending
         be_idle = (job_count == 0) & (in_network == 0) & ~norm_busy
         be_mixed = Signal()            # the back end holds work of two instructions
-        prev = Signal(layout)          # the last reducing instruction started
         full_idle = be_idle & self.clusters_idle & ~self.cmd.valid
 
         # ---- front end ---------------------------------------------------------------------
@@ -258,39 +299,44 @@ class Controller(wiring.Component):
         # p_mid the middle loop's offset, p_after for the next batch), v_inner the word c + g of
         # sum g (UPDATE's vector), q_inner c + g d (SCALE's basis word), b_run the B operand.
         p_batch, p_inner, p_mid, p_after = Signal(32), Signal(32), Signal(32), Signal(32)
+        a_run = Signal(32)             # p_inner + p_mid, kept as a register for timing
         v_batch, v_inner, q_inner = Signal(32), Signal(32), Signal(32)
         b_run = Signal(32)
         owner, slot = Signal(16), Signal(16)
 
-        outer = Signal(16)
-        mids = Signal(17)
-        stride_inner, stride_mid = Signal(16), Signal(16)
-        b_base = Signal(16)
+        # The loop nest's shape, from the instruction when it starts (``*_start``) and then
+        # registered, so that no decision in EXEC goes through the opcode's decoding.
+        outer_start, outer = Signal(16), Signal(16)
+        mids_start, mids = Signal(17), Signal(17)
+        stride_inner_start, stride_inner = Signal(16), Signal(16)
+        stride_mid_start, stride_mid = Signal(16), Signal(16)
+        b_base_start, b_base = Signal(16), Signal(16)
         with m.Switch(op):
             with m.Case(Opcode.MV):
-                m.d.comb += [outer.eq(inst.n), mids.eq(inst.m), stride_inner.eq(inst.m),
-                             stride_mid.eq(1), b_base.eq(inst.b)]
+                m.d.comb += [outer_start.eq(inst.n), mids_start.eq(inst.m), stride_inner_start.eq(inst.m),
+                             stride_mid_start.eq(1), b_base_start.eq(inst.b)]
             with m.Case(Opcode.MTV):
-                m.d.comb += [outer.eq(inst.m), mids.eq(inst.n), stride_inner.eq(1),
-                             stride_mid.eq(inst.m), b_base.eq(inst.b)]
+                m.d.comb += [outer_start.eq(inst.m), mids_start.eq(inst.n), stride_inner_start.eq(1),
+                             stride_mid_start.eq(inst.m), b_base_start.eq(inst.b)]
             with m.Case(Opcode.PROJ):
-                m.d.comb += [outer.eq(inst.m), mids.eq(inst.n), stride_inner.eq(1),
-                             stride_mid.eq(inst.d), b_base.eq(inst.b)]
+                m.d.comb += [outer_start.eq(inst.m), mids_start.eq(inst.n), stride_inner_start.eq(1),
+                             stride_mid_start.eq(inst.d), b_base_start.eq(inst.b)]
             with m.Case(Opcode.NORM):
-                m.d.comb += [outer.eq(1), mids.eq(inst.n), stride_inner.eq(0),
-                             stride_mid.eq(1), b_base.eq(inst.a)]
+                m.d.comb += [outer_start.eq(1), mids_start.eq(inst.n), stride_inner_start.eq(0),
+                             stride_mid_start.eq(1), b_base_start.eq(inst.a)]
             with m.Case(Opcode.UPDATE):
-                m.d.comb += [outer.eq(inst.n), mids.eq(inst.m), stride_inner.eq(inst.d),
-                             stride_mid.eq(1), b_base.eq(inst.b)]
+                m.d.comb += [outer_start.eq(inst.n), mids_start.eq(inst.m), stride_inner_start.eq(inst.d),
+                             stride_mid_start.eq(1), b_base_start.eq(inst.b)]
             with m.Case(Opcode.SCALE):
-                m.d.comb += [outer.eq(inst.n), mids.eq(2), stride_inner.eq(1),
-                             stride_mid.eq(0), b_base.eq(inst.b)]
+                m.d.comb += [outer_start.eq(inst.n), mids_start.eq(2), stride_inner_start.eq(1),
+                             stride_mid_start.eq(0), b_base_start.eq(inst.b)]
         # A reduction over no products does nothing at all (NORM's m is its result's index).
-        empty = reducing & ((inst.n == 0) | ((inst.m == 0) & ~is_norm))
+        empty_start, empty = Signal(), Signal()
+        m.d.comb += empty_start.eq(reducing & ((inst.n == 0) | ((inst.m == 0) & ~is_norm)))
         batch = Mux(interfere, 1, B)
 
-        def batch_size(first):
-            remaining = outer - first
+        def batch_size(total, first):
+            remaining = total - first
             return Mux(remaining < batch, remaining, batch)
 
         # The set of batch member s, and the command the front end would issue now.
@@ -318,7 +364,7 @@ class Controller(wiring.Component):
                 m.d.comb += [cmd.op.eq(ClusterOp.MULTIPLY),
                              cmd.broadcast.eq(Mux(uses_rows, Broadcast.ROW, Broadcast.COL)),
                              cmd.negate.eq(is_update),
-                             cmd.a_addr.eq(p_inner + p_mid), cmd.b_addr.eq(b_run),
+                             cmd.a_addr.eq(a_run), cmd.b_addr.eq(b_run),
                              first_use.eq(restart), reads_acc.eq(~restart), updates_acc.eq(1),
                              pushes_job.eq(reducing & last_mid), read_a.eq(1), read_b.eq(1)]
             with m.Case(_Phase.WRITE):
@@ -334,13 +380,13 @@ class Controller(wiring.Component):
                      cmd.row_acc.eq(Mux(uses_rows, path_mode, AccMode.HOLD)),
                      cmd.col_acc.eq(Mux(uses_rows, AccMode.HOLD, path_mode))]
 
-        # Write-backs in flight: a read issued 1 .. L cycles after a write-back to its word
+        # Write-backs in flight: a read issued 1 .. W cycles after a write-back to its word
         # would reach the buffer before the write.
-        pending_addr = [Signal(addr_bits, name=f"wb_addr_{k}") for k in range(L)]
-        pending_valid = [Signal(name=f"wb_valid_{k}") for k in range(L)]
+        pending_addr = [Signal(addr_bits, name=f"wb_addr_{k}") for k in range(W)]
+        pending_valid = [Signal(name=f"wb_valid_{k}") for k in range(W)]
 
         def in_flight(addr_):
-            return Cat(*(pending_valid[k] & (pending_addr[k] == addr_) for k in range(L))).any()
+            return Cat(*(pending_valid[k] & (pending_addr[k] == addr_) for k in range(W))).any()
 
         word_hazard = (read_a & in_flight(cmd.a_addr)) | (read_b & in_flight(cmd.b_addr))
         serial_wait = interfere & reducing & (g0 != 0) & (s == 0) & first_use & ~be_idle
@@ -351,7 +397,7 @@ class Controller(wiring.Component):
 
         # Registered command to the clusters.
         m.d.sync += [self.cmd.valid.eq(issue), self.cmd.payload.eq(cmd)]
-        for k in range(L):
+        for k in range(W):
             m.d.sync += [pending_valid[k].eq(pending_valid[k - 1] if k else issue & writes_word),
                          pending_addr[k].eq(pending_addr[k - 1] if k else cmd.a_addr)]
 
@@ -437,6 +483,7 @@ class Controller(wiring.Component):
         norm_b = Signal(16)
         norm_pc = Signal.like(pc)
         reciprocal = Signal(32)
+        split_wait = Signal(range(config.norm_split_latency + 1))
         m.d.comb += self.reciprocal.eq(reciprocal)
 
         def fill_words(source_, addr_, lanes_=-1, row=None, col=None):
@@ -481,7 +528,13 @@ class Controller(wiring.Component):
                         m.next = "RECIPROCAL"
             with m.State("RECIPROCAL"):
                 with m.If(self.scalar_done):
-                    m.d.sync += reciprocal.eq(self.scalar_result)
+                    m.d.sync += [reciprocal.eq(self.scalar_result),
+                                 split_wait.eq(config.norm_split_latency - 1)]
+                    m.next = "SPLIT"
+            # The hi and lo words are formed from the reciprocal in the top level's pipeline.
+            with m.State("SPLIT"):
+                m.d.sync += split_wait.eq(split_wait - 1)
+                with m.If(split_wait == 0):
                     m.next = "HI"
             with m.State("HI"):
                 m.d.comb += fill_words(FillSource.HI, norm_b)
@@ -496,14 +549,6 @@ class Controller(wiring.Component):
         source_k, source_slot, moved_k = Signal(16), Signal(16), Signal(16)
         rate = Signal(range(config.bank_cycles_per_word + 1))
         sources = Mux(side_v, R, C)
-        conflict = Signal()
-        # Only the last reducing instruction can still have results to write (be_mixed says
-        # when an older one has too); a NORM is never overtaken.
-        m.d.comb += conflict.eq(Cat(*(
-            elaborate_touches_writes_of(code, inst, earlier, prev, config) & (op == code)
-            & (prev.op == earlier)
-            for code in (Opcode.MV, Opcode.MTV, Opcode.PROJ, Opcode.NORM)
-            for earlier in (Opcode.MV, Opcode.MTV, Opcode.PROJ))).any())
         early = ~be_mixed & ~norm_busy & ~conflict
         ready = Mux(op == Opcode.HALT, full_idle,
                     Mux(reducing, be_idle | early,
@@ -520,24 +565,32 @@ class Controller(wiring.Component):
                 with m.If(~busy):
                     m.next = "IDLE"
                 with m.Elif(pc >= config.program_depth):
-                    m.d.sync += [inst_error.eq(Status.BAD_PC), inst_pc.eq(pc)]
+                    m.d.sync += [bad_pc.eq(1), inst_pc.eq(pc)]
                     m.next = "WAIT"
                 with m.Else():
                     m.next = "DECODE"
 
             with m.State("DECODE"):
-                m.d.sync += [inst.eq(decoded), inst_pc.eq(pc), pc.eq(pc + 1),
-                             interfere.eq(decoded_interfere),
-                             inst_error.eq(Mux(~known | (sided & (decoded.side > 1)),
-                                               Status.BAD_OPCODE,
-                                               Mux(~address_ok, Status.BAD_ADDRESS, 0)))]
-                m.next = "WAIT"
+                m.d.sync += [inst.eq(decoded), inst_pc.eq(pc), pc.eq(pc + 1), bad_pc.eq(0),
+                             check_wait.eq(config.check_cycles - 1)]
+                m.next = "CHECK"
                 with m.If(~busy):
                     m.next = "IDLE"
+
+            with m.State("CHECK"):
+                m.d.sync += check_wait.eq(check_wait - 1)
+                with m.If(~busy):
+                    m.next = "IDLE"
+                with m.Elif(check_wait == 0):
+                    m.next = "WAIT"
 
             with m.State("WAIT"):
                 with m.If(~busy):
                     m.next = "IDLE"
+                with m.Elif(bad_pc):
+                    with m.If(full_idle):
+                        m.d.sync += stop(Status.BAD_PC, inst_pc)
+                        m.next = "IDLE"
                 with m.Elif(inst_error != 0):
                     with m.If(full_idle):
                         m.d.sync += stop(inst_error, inst_pc)
@@ -547,22 +600,27 @@ class Controller(wiring.Component):
                         m.d.sync += stop(Status.DONE, inst_pc)
                         m.next = "IDLE"
                 with m.Elif(ready):
-                    cls = Signal(range(len(InstructionClass) + 1))
+                    cls = Signal(len(InstructionClass))
                     with m.Switch(op):
                         for code in Opcode:
                             klass = instruction_class(code)
                             if klass is not None:
                                 with m.Case(code):
-                                    m.d.comb += cls.eq(klass)
+                                    m.d.comb += cls.eq(1 << klass)
                     m.d.sync += [inst_class.eq(cls), inner.eq(0), moving.eq(0), rate.eq(0),
                                  source_k.eq(0), source_slot.eq(0),
                                  g0.eq(0), s.eq(0), mid.eq(0), second.eq(0),
-                                 bsz.eq(batch_size(0)),
+                                 bsz.eq(batch_size(outer_start, 0)),
+                                 outer.eq(outer_start), mids.eq(mids_start),
+                                 stride_inner.eq(stride_inner_start),
+                                 stride_mid.eq(stride_mid_start), b_base.eq(b_base_start),
+                                 empty.eq(empty_start),
                                  phase.eq(Mux(is_update, _Phase.PRELOAD, _Phase.MULTIPLY)),
                                  p_batch.eq(inst.a), p_inner.eq(inst.a), p_mid.eq(0),
+                                 a_run.eq(inst.a),
                                  v_batch.eq(inst.c), v_inner.eq(inst.c), q_inner.eq(inst.c),
-                                 b_run.eq(b_base), owner.eq(0), slot.eq(0)]
-                    with m.If(reducing & ~empty):
+                                 b_run.eq(b_base_start), owner.eq(0), slot.eq(0)]
+                    with m.If(reducing & ~empty_start):
                         m.d.sync += [prev.eq(inst), be_mixed.eq(~be_idle)]
                         with m.If(is_norm):
                             m.d.sync += [norm_busy.eq(1), norm_index.eq(inst.m),
@@ -597,13 +655,16 @@ class Controller(wiring.Component):
                                              phase.eq(Mux(mids == 0, _Phase.WRITE,
                                                           _Phase.MULTIPLY))]
                         with m.Case(_Phase.MULTIPLY):
-                            m.d.sync += p_inner.eq(p_inner + stride_inner)
+                            m.d.sync += [p_inner.eq(p_inner + stride_inner),
+                                         a_run.eq(a_run + stride_inner)]
                             with m.If(inner_wrap):
                                 m.d.sync += [p_inner.eq(p_batch), p_after.eq(after),
-                                             p_mid.eq(p_mid + stride_mid), mid.eq(mid + 1),
-                                             b_run.eq(b_run + 1)]
+                                             p_mid.eq(p_mid + stride_mid),
+                                             a_run.eq(p_batch + p_mid + stride_mid),
+                                             mid.eq(mid + 1), b_run.eq(b_run + 1)]
                                 with m.If(last_mid):
-                                    m.d.sync += [mid.eq(0), p_mid.eq(0), b_run.eq(b_base)]
+                                    m.d.sync += [mid.eq(0), p_mid.eq(0), a_run.eq(p_batch),
+                                                 b_run.eq(b_base)]
                                     with m.If(is_update | is_scale):
                                         m.d.sync += phase.eq(_Phase.WRITE)
                                     with m.Else():
@@ -613,18 +674,18 @@ class Controller(wiring.Component):
                                 m.d.sync += second.eq(1)
                             with m.Else():
                                 m.d.sync += [second.eq(0), v_inner.eq(v_inner + 1),
-                                             p_inner.eq(p_inner + 1),
+                                             p_inner.eq(p_inner + 1), a_run.eq(p_inner + 1),
                                              q_inner.eq(q_inner + inst.d)]
                                 with m.If(inner_wrap):
                                     m.d.comb += end_of_batch.eq(1)
                     with m.If(end_of_batch):
                         next_g0 = g0 + bsz
                         next_base = set_base + bsz
-                        m.d.sync += [g0.eq(next_g0), bsz.eq(batch_size(next_g0)),
+                        m.d.sync += [g0.eq(next_g0), bsz.eq(batch_size(outer, next_g0)),
                                      set_base.eq(Mux(next_base >= S, next_base - S, next_base)),
                                      phase.eq(Mux(is_update, _Phase.PRELOAD,
                                                   _Phase.MULTIPLY)),
-                                     p_batch.eq(after), p_inner.eq(after),
+                                     p_batch.eq(after), p_inner.eq(after), a_run.eq(after),
                                      v_batch.eq(v_inner + 1), v_inner.eq(v_inner + 1)]
                         with m.If(next_g0 >= outer):
                             m.next = "FETCH"
@@ -686,6 +747,6 @@ class Controller(wiring.Component):
         # ---- start --------------------------------------------------------------------------
         with m.If(self.start):
             m.d.sync += [busy.eq(1), pc.eq(0), status.eq(Status.BUSY), cycles.eq(0),
-                         inst_class.eq(len(InstructionClass)),
+                         inst_class.eq(0),
                          *(k.eq(0) for k in class_cycles)]
         return m

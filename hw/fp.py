@@ -166,10 +166,17 @@ def _round_to_nearest_even(fmt: FloatFormat, sign, exp: Value, sig: Value, stick
     hidden, lsb, guard = sig[-1], sig[1], sig[0]
     exp_field = Mux(hidden, exp, 0)
     # Rounding up carries from the fraction into the exponent: subnormal to normal, and the
-    # largest finite value to infinity, need no special case.
-    rounded = Cat(sig[1:-1], exp_field) + (guard & (sticky | lsb))
-    overflow = rounded[fmt.man_bits:] >= fmt.exp_max
-    return Mux(overflow, _infinity(fmt, sign), Cat(rounded[:fmt.width - 1], sign))
+    # largest finite value to infinity, need no special case. Both candidates are formed
+    # while the rounding decision settles (carry select), which keeps the increment off the
+    # critical path.
+    truncated = Cat(sig[1:-1], exp_field)
+    incremented = truncated + 1
+    infinity = _infinity(fmt, sign)
+    down = Mux(truncated[fmt.man_bits:] >= fmt.exp_max, infinity,
+               Cat(truncated[:fmt.width - 1], sign))
+    up = Mux(incremented[fmt.man_bits:] >= fmt.exp_max, infinity,
+             Cat(incremented[:fmt.width - 1], sign))
+    return Mux(guard & (sticky | lsb), up, down)
 
 
 def _register_cuts(stages: int, cut_depths) -> tuple[int, ...]:
@@ -386,7 +393,7 @@ class FPAdder(_PipelinedUnit):
 
     #: Logic depth at the cut points (after ordering the operands, after align and add,
     #: after normalization) and in all, measured as for :attr:`FPMultiplier.CUT_DEPTHS`.
-    CUT_DEPTHS = {"fp16": (35, 70, 92, 107), "fp32": (38, 105, 134, 160)}
+    CUT_DEPTHS = {"fp16": (31, 44, 69, 81, 88, 103), "fp32": (38, 57, 108, 123, 136, 161)}
 
     def __init__(self, fmt: str = "fp32", stages: int = 0):
         self._fmt = _format(fmt, "fmt")
@@ -427,7 +434,10 @@ class FPAdder(_PipelinedUnit):
         amount = Mux(s.distance >= frame, frame, s.distance)[:frame.bit_length()]
         aligned = _wire(m, "aligned", small_sig >> amount)
         aligned = Cat(aligned[0] | _shifted_out(small_sig, amount), aligned[1:])
-        total = _wire(m, "total", big_sig + Mux(s.subtract, ~aligned, aligned) + s.subtract)
+        s = pipe.cut(big_sig=big_sig, aligned=aligned, big_exp=s.big_exp, sign=s.sign,
+                     subtract=s.subtract, zero_sign=s.zero_sign, nan=s.nan, inf=s.inf)
+        total = _wire(m, "total",
+                      s.big_sig + Mux(s.subtract, ~s.aligned, s.aligned) + s.subtract)
         # A subtraction's carry out is the two's-complement wrap, not a carry.
         total = Cat(total[:frame], total[frame] & ~s.subtract)
         s = pipe.cut(total=total, big_exp=s.big_exp, sign=s.sign, zero_sign=s.zero_sign,
@@ -437,9 +447,11 @@ class FPAdder(_PipelinedUnit):
         # has exponent big_exp + 1, so shifting by big_exp lands a subnormal result on exp 1.
         zeros = leading_zeros(m, s.total)
         shift = Mux(zeros < s.big_exp, zeros, s.big_exp[:len(zeros)])
+        s = pipe.cut(total=s.total, shift=shift, big_exp=s.big_exp, sign=s.sign,
+                     zero_sign=s.zero_sign, nan=s.nan, inf=s.inf)
         s = pipe.cut(
-            norm=(s.total << shift)[:len(s.total)],
-            exp=(s.big_exp + 1 - shift)[:fmt.exp_bits + 1],
+            norm=(s.total << s.shift)[:len(s.total)],
+            exp=(s.big_exp + 1 - s.shift)[:fmt.exp_bits + 1],
             sign=Mux(s.total.any(), s.sign, s.zero_sign),
             nan=s.nan, inf=s.inf, big_sign=s.sign,
         )

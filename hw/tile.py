@@ -32,8 +32,9 @@ class Tile(wiring.Component):
         ``row_take`` is high puts its read word on the bus, the others pass it on.
     col_bus_in, col_take, col_bus_out : the same along the cluster column.
     fill_valid, fill_addr, fill_lanes : the cluster's fill port.
-    fill_word, row_word, fill_from_row : the fill data is ``row_word`` (the row bus) when
-        ``fill_from_row``, else ``fill_word``.
+    fill_word, row_word, col_word, fill_from_row, fill_from_col : the fill data is
+        ``row_word`` (the row bus) when ``fill_from_row``, ``col_word`` (the column bus) when
+        ``fill_from_col``, else ``fill_word``.
     acc_read, partial_rows, partial : the row (``partial_rows``) or column accumulators of set
         ``acc_read``, padded to ``max(P, Q)`` lanes, for the reduction network.
     idle : the cluster has no command in flight.
@@ -52,7 +53,8 @@ class Tile(wiring.Component):
             "row_bus_in": In(word), "row_take": In(1), "row_bus_out": Out(word),
             "col_bus_in": In(word), "col_take": In(1), "col_bus_out": Out(word),
             "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(fill["lanes"].shape),
-            "fill_word": In(word), "row_word": In(word), "fill_from_row": In(1),
+            "fill_word": In(word), "row_word": In(word), "col_word": In(word),
+            "fill_from_row": In(1), "fill_from_col": In(1),
             "acc_read": cluster["acc_read"], "partial_rows": In(1),
             "partial": Out(self.lanes * config.acc.width),
             "idle": Out(1),
@@ -72,7 +74,8 @@ class Tile(wiring.Component):
             self.col_bus_out.eq(Mux(self.col_take, read_word, self.col_bus_in)),
             cluster.fill.valid.eq(self.fill_valid), cluster.fill.addr.eq(self.fill_addr),
             cluster.fill.lanes.eq(self.fill_lanes),
-            cluster.fill.data.eq(Mux(self.fill_from_row, self.row_word, self.fill_word)),
+            cluster.fill.data.eq(Mux(self.fill_from_row, self.row_word,
+                                     Mux(self.fill_from_col, self.col_word, self.fill_word))),
             cluster.acc_read.eq(self.acc_read),
             self.partial.eq(Mux(self.partial_rows,
                                 Cat(cluster.row_acc, Const(0, (lanes - config.grid_rows) * width)),

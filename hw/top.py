@@ -11,13 +11,17 @@ port (:mod:`dcom.hw.host`) serves the host.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from dcom.config import DcomConfig
+from dcom.hw.cluster import command_layout
 from dcom.hw.controller import Controller, FillSource, network_tag_layout
-from dcom.hw.fp import FPAdder, FPConvert, canonical_nan
+from dcom.hw.fp import FPAdder, FPConvert, canonical_nan, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.host import HostPort, host_signature
 from dcom.hw.reduction import ReductionNetwork
@@ -27,6 +31,28 @@ from dcom.hw.tile import TILE_MODULE, Tile
 from dcom.isa import INSTRUCTION_BITS
 
 __all__ = ["Dcom", "TILE_MODULE"]
+
+
+def _row_layout(config: DcomConfig) -> data.StructLayout:
+    """What a cluster row's distribution register holds: the controller's signals to tiles."""
+    addr = max(1, ceil_log2(config.buffer_depth))
+    return data.StructLayout({
+        "cmd_valid": 1, "cmd": command_layout(config),
+        "read_valid": 1, "read_addr": addr,
+        "acc_set": max(1, ceil_log2(config.acc_sets)), "partial_rows": 1,
+        "source": 16,
+        "fill_valid": 1, "fill_all_cols": 1, "fill_col": 16, "fill_addr": addr,
+        "fill_lanes": config.macs_per_cluster, "fill_from_row": 1, "fill_from_col": 1,
+    })
+
+
+def _delayed_feed(m: Module, feed):
+    """The controller's feed register, one register later (as its set reaches the tiles)."""
+    delayed = SimpleNamespace()
+    for name in ("valid", "last", "mode", "red_set", "group", "tag"):
+        value = getattr(feed, name)
+        setattr(delayed, name, delay(m, value, 1, f"feed_{name}"))
+    return delayed
 
 
 class Dcom(wiring.Component):
@@ -77,7 +103,10 @@ class Dcom(wiring.Component):
                      port.cycles.eq(ctl.cycles), port.class_cycles.eq(ctl.class_cycles),
                      ctl.start.eq(port.start), ctl.tol.eq(port.tol)]
 
-        # ---- tiles, and the buses along cluster rows and columns ---------------------------
+        # ---- tiles, and the registers that bring them the controller's signals -------------
+        # One register per cluster row (and one per cluster column for fill data) stands
+        # between the controller and the tiles, so that no net drives more than a row's or a
+        # column's tiles: DcomConfig.distribution_latency.
         tiles = [[None] * C for _ in range(R)]
         for r in range(R):
             for c in range(C):
@@ -85,12 +114,36 @@ class Dcom(wiring.Component):
                                                   library)
                 m.submodules[f"tile_{r}_{c}"] = tile
         flat = [tiles[r][c] for r in range(R) for c in range(C)]
-        for tile in flat:
-            m.d.comb += [tile.cmd.valid.eq(ctl.cmd.valid), tile.cmd.payload.eq(ctl.cmd.payload),
-                         tile.read_valid.eq(ctl.read_valid), tile.read_addr.eq(ctl.read_addr),
-                         tile.acc_read.eq(ctl.feed.acc_set),
-                         tile.partial_rows.eq(ctl.feed.partial_rows)]
-        m.d.comb += ctl.clusters_idle.eq(Cat(*(tile.idle for tile in flat)).all())
+        fill = ctl.fill
+        rows = []
+        for r in range(R):
+            row = Signal(_row_layout(config), name=f"row{r}_control")
+            m.d.sync += [
+                row.cmd_valid.eq(ctl.cmd.valid), row.cmd.eq(ctl.cmd.payload),
+                row.read_valid.eq(ctl.read_valid), row.read_addr.eq(ctl.read_addr),
+                row.acc_set.eq(ctl.feed.acc_set), row.partial_rows.eq(ctl.feed.partial_rows),
+                row.source.eq(ctl.source),
+                row.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))),
+                row.fill_all_cols.eq(fill.all_cols), row.fill_col.eq(fill.col),
+                row.fill_addr.eq(fill.addr), row.fill_lanes.eq(fill.lanes),
+                row.fill_from_row.eq(fill.source == FillSource.ALONG_ROW),
+                row.fill_from_col.eq(fill.source == FillSource.ALONG_COLUMN),
+            ]
+            rows.append(row)
+            for c in range(C):
+                tile = tiles[r][c]
+                m.d.comb += [
+                    tile.cmd.valid.eq(row.cmd_valid), tile.cmd.payload.eq(row.cmd),
+                    tile.read_valid.eq(row.read_valid), tile.read_addr.eq(row.read_addr),
+                    tile.acc_read.eq(row.acc_set), tile.partial_rows.eq(row.partial_rows),
+                    tile.fill_valid.eq(row.fill_valid & (row.fill_all_cols
+                                                          | (row.fill_col == c))),
+                    tile.fill_addr.eq(row.fill_addr), tile.fill_lanes.eq(row.fill_lanes),
+                    tile.fill_from_row.eq(row.fill_from_row),
+                    tile.fill_from_col.eq(row.fill_from_col),
+                ]
+        m.d.comb += ctl.clusters_idle.eq(Cat(*(tile.idle for tile in flat)).all()
+                                         & ~Cat(*(row.cmd_valid for row in rows)).any())
         # A word read travels along a cluster row (from the column ``source``) or a cluster
         # column (from the row ``source``): each tile passes the bus on or puts its word on it.
         along_row, along_col = [], []
@@ -98,28 +151,36 @@ class Dcom(wiring.Component):
             bus = Const(0, config.word_bits)
             for c in range(C):
                 m.d.comb += [tiles[r][c].row_bus_in.eq(bus),
-                             tiles[r][c].row_take.eq(ctl.source == c)]
+                             tiles[r][c].row_take.eq(rows[r].source == c)]
                 bus = tiles[r][c].row_bus_out
             along_row.append(bus)
         for c in range(C):
             bus = Const(0, config.word_bits)
             for r in range(R):
                 m.d.comb += [tiles[r][c].col_bus_in.eq(bus),
-                             tiles[r][c].col_take.eq(ctl.source == r)]
+                             tiles[r][c].col_take.eq(rows[r].source == r)]
                 bus = tiles[r][c].col_bus_out
             along_col.append(bus)
+        for r in range(R):
+            for c in range(C):
+                m.d.comb += [tiles[r][c].row_word.eq(along_row[r]),
+                             tiles[r][c].col_word.eq(along_col[c])]
 
         # ---- memories ------------------------------------------------------------------------
         banks = [self._memory(m, f"bank_{c}", config.bank_depth, config.word_bits)
                  for c in range(C)]
+        # STORE's word reaches the column bus a distribution register later than the
+        # controller's read: its bank write waits as long.
+        bank_write, bank_write_addr = Signal(), Signal.like(ctl.bank_write_addr)
+        m.d.sync += [bank_write.eq(ctl.bank_write), bank_write_addr.eq(ctl.bank_write_addr)]
         for c, bank in enumerate(banks):
             host_write = port.bank_write.en & (port.bank_write.index == c)
             m.d.comb += [
                 bank.rd0_addr.eq(Mux(ctl.busy, ctl.bank_addr, port.bank_read_addr)),
                 port.bank_read_data[c].eq(bank.rd0_data),
-                bank.wr_addr.eq(Mux(ctl.bank_write, ctl.bank_write_addr, port.bank_write.addr)),
-                bank.wr_data.eq(Mux(ctl.bank_write, along_col[c], port.bank_write.data)),
-                bank.wr_en.eq(ctl.bank_write | host_write),
+                bank.wr_addr.eq(Mux(bank_write, bank_write_addr, port.bank_write.addr)),
+                bank.wr_data.eq(Mux(bank_write, along_col[c], port.bank_write.data)),
+                bank.wr_en.eq(bank_write | host_write),
             ]
         program = self._memory(m, "program", config.program_depth, INSTRUCTION_BITS)
         m.d.comb += [program.rd0_addr.eq(ctl.program_addr), ctl.program_data.eq(program.rd0_data),
@@ -137,7 +198,9 @@ class Dcom(wiring.Component):
         g_row, g_col, _ = config.reduction_group_sizes
         m.submodules.network = network = ReductionNetwork(
             config, lanes, network_tag_layout(config).size, library)
-        feed = ctl.feed
+        # The feed register's set reaches the tiles a distribution register later: so do the
+        # group's selection and its network inputs.
+        feed = _delayed_feed(m, ctl.feed)
         # Group i of a reduction over g neighbours holds clusters i g .. i g + g - 1 of the
         # row-major order (rows, all) or the column-major order (columns), so tree input t
         # only ever takes clusters whose position is t modulo g.
@@ -153,52 +216,59 @@ class Dcom(wiring.Component):
                                else candidates[0])
             m.d.comb += network.group[t].eq(Array(choices)[feed.mode])
         m.d.comb += [network.valid.eq(feed.valid), network.last.eq(feed.last),
-                     network.tap.eq(feed.mode), network.tag.eq(feed.tag),
-                     ctl.result_valid.eq(network.result_valid),
-                     ctl.result_tag.eq(network.result_tag)]
+                     network.tap.eq(feed.mode), network.tag.eq(feed.tag)]
 
-        # Results rounded to FP16, in column 0 (u side) or row 0 (v side) of a word.
+        # Results rounded to FP16 and registered, with NORM's square widened to FP32; then
+        # placed in column 0 (u side) or row 0 (v side) of a word.
         result16 = Signal(data.ArrayLayout(16, lanes))
+        square = Signal(32)
+        narrowed = Signal(data.ArrayLayout(16, lanes))
         for lane in range(lanes):
             if acc.name == "fp16":
-                m.d.comb += result16[lane].eq(canonical_nan(network.result[lane], acc))
+                m.d.comb += narrowed[lane].eq(canonical_nan(network.result[lane], acc))
             else:
                 m.submodules[f"result_narrow_{lane}"] = narrow = self._unit(
                     "dcom_fp_convert_fp32_fp16", lambda: FPConvert("fp32", "fp16"))
-                m.d.comb += [narrow.a.eq(network.result[lane]), result16[lane].eq(narrow.result)]
+                m.d.comb += [narrow.a.eq(network.result[lane]), narrowed[lane].eq(narrow.result)]
+        if acc.name == "fp16":
+            m.submodules.norm_widen = widen = self._unit(
+                "dcom_fp_convert_fp16_fp32", lambda: FPConvert("fp16", "fp32"))
+            m.d.comb += widen.a.eq(network.result[0])
+            wide_square = widen.result
+        else:
+            wide_square = network.result[0]
+        m.d.sync += [result16.eq(narrowed), square.eq(wide_square),
+                     ctl.result_valid.eq(network.result_valid),
+                     ctl.result_tag.eq(network.result_tag)]
+        m.d.comb += ctl.result_square.eq(square)
         result_word = Signal(word)
         for i in range(P):
             for j in range(Q):
                 m.d.comb += result_word[i * Q + j].eq(
-                    Mux(ctl.fill.result_in_col0, result16[i], result16[j]))
+                    Mux(fill.result_in_col0, result16[i], result16[j]))
 
         # ---- scalar unit, and the split of 1/x into FP16 hi + lo -------------------------------
         m.submodules.scalar = scalar = ScalarUnit()
-        if acc.name == "fp16":
-            m.submodules.norm_widen = widen = self._unit(
-                "dcom_fp_convert_fp16_fp32", lambda: FPConvert("fp16", "fp32"))
-            m.d.comb += [widen.a.eq(network.result[0]), ctl.result_square.eq(widen.result)]
-        else:
-            m.d.comb += ctl.result_square.eq(network.result[0])
         m.d.comb += [scalar.start.eq(ctl.scalar_start), scalar.op.eq(ctl.scalar_op),
                      scalar.a.eq(ctl.scalar_a), ctl.scalar_done.eq(scalar.done),
                      ctl.scalar_result.eq(scalar.result)]
+        # hi = fp16(r), registered; lo = fp16(r - hi) through a pipelined FP32 adder: both
+        # are ready norm_split_latency cycles after the reciprocal.
         m.submodules.hi_narrow = hi_narrow = FPConvert("fp32", "fp16")
         m.submodules.hi_widen = hi_widen = FPConvert("fp16", "fp32")
-        m.submodules.lo_sub = lo_sub = FPAdder("fp32")
+        m.submodules.lo_sub = lo_sub = FPAdder("fp32", config.add_stages)
         m.submodules.lo_narrow = lo_narrow = FPConvert("fp32", "fp16")
         hi_word, lo_word = Signal(word), Signal(word)
-        m.d.comb += [
-            hi_narrow.a.eq(ctl.reciprocal), hi_widen.a.eq(hi_narrow.result),
-            lo_sub.a.eq(ctl.reciprocal), lo_sub.b.eq(hi_widen.result ^ (1 << 31)),
-            lo_narrow.a.eq(lo_sub.sum),
-            hi_word[0].eq(hi_narrow.result), lo_word[0].eq(lo_narrow.result),
-        ]
+        m.d.comb += [hi_narrow.a.eq(ctl.reciprocal), hi_widen.a.eq(hi_word[0]),
+                     lo_sub.a.eq(delay(m, ctl.reciprocal, 1, "reciprocal")),
+                     lo_sub.b.eq(hi_widen.result ^ (1 << 31)),
+                     lo_narrow.a.eq(lo_sub.sum)]
+        m.d.sync += [hi_word[0].eq(hi_narrow.result), lo_word[0].eq(lo_narrow.result)]
+        assert 1 + lo_sub.latency == config.norm_split_latency
 
-        # ---- fill ports: one address and lane mask; a cluster takes the data when its row
-        # and column are both selected. Sources common to all clusters are selected once,
-        # those of a cluster column once per column.
-        fill = ctl.fill
+        # ---- fill data: sources common to all clusters are selected once, then each cluster
+        # column registers its word (a bank's, or the common one); a tile takes the row or
+        # column bus instead when its row's register says so.
         common = Signal(word)
         with m.Switch(fill.source):
             with m.Case(FillSource.RESULT):
@@ -209,16 +279,9 @@ class Dcom(wiring.Component):
                 m.d.comb += common.eq(lo_word)
         for c in range(C):
             column_word = Signal(config.word_bits, name=f"fill_column_{c}")
-            m.d.comb += column_word.eq(
-                Mux(fill.source == FillSource.BANK, banks[c].rd0_data,
-                    Mux(fill.source == FillSource.ALONG_COLUMN, along_col[c], common)))
+            with m.If(fill.valid):
+                m.d.sync += column_word.eq(Mux(fill.source == FillSource.BANK, banks[c].rd0_data,
+                                               common))
             for r in range(R):
-                tile = tiles[r][c]
-                m.d.comb += [
-                    tile.fill_word.eq(column_word), tile.row_word.eq(along_row[r]),
-                    tile.fill_from_row.eq(fill.source == FillSource.ALONG_ROW),
-                    tile.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))
-                                       & (fill.all_cols | (fill.col == c))),
-                    tile.fill_addr.eq(fill.addr), tile.fill_lanes.eq(fill.lanes),
-                ]
+                m.d.comb += tiles[r][c].fill_word.eq(column_word)
         return m

@@ -272,13 +272,15 @@ def program_cycles(config: DcomConfig, program, *, stop: tuple[Status, int] | No
 def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
     """The controller's registers, stepped cycle by cycle (:mod:`dcom.hw.controller`)."""
     lat = latencies(config)
-    S, L = config.acc_sets, lat.cluster
+    S, W = config.acc_sets, config.write_latency
     settle_cycles = lat.cluster + lat.accumulate
-    result_delay = 1 + lat.network          # the feed register, then the network
+    # The feed register, the distribution register, the network, the result register.
+    result_delay = 2 + lat.network + 1
     scalar = lat.scalar
-    # Cluster pipeline occupancy after a command issues (the command register, then L stages,
-    # then acc_stages more for an accumulator update).
-    busy_after_command, busy_after_update = L + 1, L + 1 + lat.accumulate
+    # How long the clusters are busy after a command issues: the command register, the
+    # cluster row's distribution register, then the command's own latency.
+    busy_after = {"update": 2 + lat.cluster + lat.accumulate, "write": 2 + W,
+                  "other": 2 + lat.cluster}
 
     trace = {"commands": [], "groups": []} if activity else None
     busy_sets = [False] * S
@@ -288,7 +290,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
     jobs = deque()             # [set, feeds left, groups a reduction, is NORM]
     results = deque()          # (cycle its result leaves the network, is NORM)
     writes = deque()           # (issue cycle, word) of write-backs in flight
-    last_command = last_update = -(10 ** 9)
+    clusters_busy_until = 0
     norm_busy = False
     norm_step = None           # (cycle, what): the NORM's next scalar step
     be_mixed = False
@@ -301,8 +303,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
     norm_pc = None
     while True:
         be_idle = not jobs and not results and not norm_busy
-        clusters_idle = t - last_command > busy_after_command and \
-            t - last_update > busy_after_update
+        clusters_idle = t > clusters_busy_until
         full_idle = be_idle and clusters_idle
         feed = jobs[0] if jobs and settle[jobs[0][0]] == 0 else None
         issue = None
@@ -317,7 +318,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
                     stopped = (stop_status, norm_pc)
                     norm_busy = False
                 else:
-                    norm_step = (t + scalar + 2, "lo")   # reciprocal, then the hi, lo words
+                    # The reciprocal, the split into hi and lo, then the two words.
+                    norm_step = (t + scalar + config.norm_split_latency + 2, "lo")
             else:
                 norm_busy = False
                 norm_step = None
@@ -333,7 +335,10 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
                 ins = program[pc] if pc < len(program) else Instruction(Opcode.HALT)
                 ins_pc, pc = pc, pc + 1
                 error = check_instruction(config, ins)
-                next_state = "WAIT"
+                next_state, check_until = "CHECK", t + config.check_cycles
+            elif state == "CHECK":
+                if t == check_until:
+                    next_state = "WAIT"
             elif state == "WAIT":
                 op = None if error is not None else Opcode(ins.op)
                 if error is not None or op == Opcode.HALT:
@@ -378,7 +383,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
                     k = (set_base + s) % S
                     ok = not (allocates and busy_sets[k]) and not (reads and cool[k])
                     if ok and words:
-                        ok = not any(1 <= t - tw <= L and w in words for tw, w in writes)
+                        ok = not any(1 <= t - tw <= W and w in words for tw, w in writes)
                     if ok and serial and allocates and s == 0 and not first_batch:
                         ok = be_idle
                     if ok:
@@ -395,7 +400,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
                 cool[k] -= 1
             if settle[k]:
                 settle[k] -= 1
-        while writes and t - writes[0][0] >= L:
+        while writes and t - writes[0][0] >= W:
             writes.popleft()
         if results and results[0][0] == t:
             _, is_norm = results.popleft()
@@ -413,7 +418,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
         if issue is not None:
             k, (s, allocates, reads, updates, job, words, written, releases, ends,
                 size) = issue
-            last_command = t
+            kind = "update" if updates else "write" if written is not None else "other"
+            clusters_busy_until = max(clusters_busy_until, t + busy_after[kind])
             if trace is not None:
                 trace["commands"].append(t)
             if allocates:
@@ -421,7 +427,6 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
             if updates:
                 cool[k] = config.acc_latency - 1
                 settle[k] = settle_cycles
-                last_update = t
             if written is not None:
                 writes.append((t, written))
             if releases:

@@ -2,15 +2,18 @@
 
 Two Yosys runs with a Python step between them:
 
-1. **Coarse synthesis** (``synth -run begin:fine``): elaborate, optimise, infer memories as
-   ``$mem_v2`` cells (``memory -nomap``), checkpoint the design as RTLIL.
+1. **Coarse synthesis** (``synth -booth -run begin:fine``): elaborate, optimise, map
+   multipliers to Booth-encoded trees, infer memories as ``$mem_v2`` cells
+   (``memory -nomap``), checkpoint the design as RTLIL.
 2. **SRAM macros**: read every ``$mem_v2`` cell's shape from a JSON dump, generate a macro per
    distinct shape (:mod:`dcom.synth.sram`) and a techmap rule that swaps the cells for them.
    Doing this in Python keeps the decision per memory visible and testable; Yosys' own techmap
    then rewires the ports, so no netlist is edited by hand.
 3. **Mapping** (``synth -run fine:``, ``dfflibmap``, ``abc -liberty``): memories that cannot be
    macros (asynchronous reads, transparency, read resets) fall back to flip-flops with a
-   warning; everything else is mapped to the standard cells of the given Liberty file.
+   warning; adders get Kogge-Stone carry networks (:data:`CARRY_NETWORK`); everything else is
+   mapped to the standard cells of the given Liberty file, for a clock period when one is
+   given.
 
 Figures are computed from the JSON netlist and the Liberty files (the standard cells and the
 macros), per module; hierarchical totals multiply each module by its instance count. Nothing
@@ -44,6 +47,13 @@ __all__ = ["SynthesisError", "LibertyError", "ModuleFigures", "DesignTotals",
            "validate_liberty", "yosys_command", "YOSYS_ENV"]
 
 YOSYS_ENV = "DCOM_YOSYS"
+#: ABC aims at this fraction of the clock period: its delay model leaves out the flip-flops'
+#: clock-to-output and setup times and the wire load the timing analysis adds.
+ABC_TARGET_FRACTION = 0.85
+#: Adders' carries from a Kogge-Stone prefix network (Yosys' own choice), log-depth, instead of
+#: the default Brent-Kung one, about twice as deep: the FP adders' carries are on their critical
+#: paths. Multipliers are Booth-encoded Wallace trees (``synth -booth``) for the same reason.
+CARRY_NETWORK = "+/choices/kogge-stone.v"
 _STEP_MARK = "DCOM_STEP "
 
 
@@ -436,12 +446,13 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     keep_hierarchy : sequence of str
         Modules kept as hierarchy boundaries when flattening.
     clock_period_ps : float, optional
-        Delay-driven mapping: ABC gets this delay target (``abc -D``) and a constraints file
-        (``-constr``: inputs driven by the library's smallest buffer, outputs loaded by four
-        of its inputs, as :func:`dcom.synth.sta.boundary_conditions` assumes), so that its
-        script buffers high fan-out nets and sizes gates for the target. Without it ABC maps
-        for area and delay with its default script; so it does, with a warning, for a
-        library without delay tables.
+        Delay-driven mapping: ABC gets a delay target of :data:`ABC_TARGET_FRACTION` of this
+        period (``abc -D``) and a constraints file (``-constr``: inputs driven by the
+        library's smallest buffer, outputs loaded by four of its inputs, as
+        :func:`dcom.synth.sta.boundary_conditions` assumes), so that its script buffers high
+        fan-out nets and sizes gates for the target. Without it ABC maps for area and delay
+        with its default script; so it does, with a warning, for a library without delay
+        tables.
     progress : callable, optional
         Receives one line per step (default: standard error).
     reports : bool
@@ -481,7 +492,7 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     coarse += [f"read_verilog -sv {_quoted(s, work)}" for s in sources]
     coarse += [f"setattr -mod -set keep_hierarchy 1 {m}" for m in keep_hierarchy]
     coarse += [f"log {_STEP_MARK}elaborating and optimising (synth -run begin:fine)",
-               f"synth -top {top}{' -flatten' if flatten else ''} -run begin:fine",
+               f"synth -top {top}{' -flatten' if flatten else ''} -booth -run begin:fine",
                # Flattening leaves scope markers of the dissolved modules: not hardware.
                "delete t:$scopeinfo",
                "write_rtlil coarse.il",
@@ -514,6 +525,7 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
                         f"target of {clock_period_ps:g} ps")
         clock_period_ps = None
     if clock_period_ps is not None:
+        clock_period_ps *= ABC_TARGET_FRACTION
         abc += f" -D {clock_period_ps:g}"
         boundary = boundary_conditions(library)
         if boundary.driver:
@@ -522,7 +534,7 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
                                    f"set_load {boundary.load_ff:g}\n")
             abc += f" -constr {_quoted(constraints, work)}"
     mapping += [f"log {_STEP_MARK}fine synthesis (synth -run fine:)",
-                f"synth -top {top} -run fine:",
+                f"synth -top {top} -run fine: -extra-map {CARRY_NETWORK}",
                 f"log {_STEP_MARK}mapping flip-flops (dfflibmap)",
                 f"dfflibmap -liberty {lib}",
                 f"log {_STEP_MARK}mapping logic (abc -liberty"

@@ -154,19 +154,29 @@ def cluster_workload(config: DcomConfig, widths: dict[str, int], step: LanczosSt
         word[::Q] = u[i * P:(i + 1) * P]
         fills[y_base + i] = word
 
+    # As the controller issues them: the sums of a batch of tile rows (columns) interleaved,
+    # each in its own accumulator set, the write-backs once the last update has landed.
     commands = []
-    for i in range(tile_rows):       # MV: A v on the row trees
-        for j in range(tile_cols):
-            mode = "RESTART" if j == 0 else "ACCUMULATE"
-            commands.append(ClusterCommand("MULTIPLY", "ROW", row_acc=mode,
-                                           a_addr=i * tile_cols + j, b_addr=x_base + j))
-        commands.append(ClusterCommand("WRITE_ROWS", lane=i % Q, a_addr=out_u + i // Q))
-    for j in range(tile_cols):       # MTV: A^T u on the column trees of the same tiles
-        for i in range(tile_rows):
-            mode = "RESTART" if i == 0 else "ACCUMULATE"
-            commands.append(ClusterCommand("MULTIPLY", "COL", col_acc=mode,
-                                           a_addr=i * tile_cols + j, b_addr=y_base + i))
-        commands.append(ClusterCommand("WRITE_COLS", lane=j % P, a_addr=out_v + j // P))
+    for path, sums, terms in (("ROW", tile_rows, tile_cols), ("COL", tile_cols, tile_rows)):
+        for first in range(0, sums, config.batch):
+            batch = range(first, min(first + config.batch, sums))
+            for t in range(terms):
+                for k, g in enumerate(batch):
+                    i, j = (g, t) if path == "ROW" else (t, g)
+                    mode = "RESTART" if t == 0 else "ACCUMULATE"
+                    commands.append(ClusterCommand(
+                        "MULTIPLY", path, acc_set=k, a_addr=i * tile_cols + j,
+                        b_addr=x_base + j if path == "ROW" else y_base + i,
+                        **{"row_acc" if path == "ROW" else "col_acc": mode}))
+                # A set is read again acc_latency cycles after its update at the earliest.
+                commands += [None] * max(0, config.acc_latency - len(batch))
+            for k, g in enumerate(batch):
+                if path == "ROW":
+                    commands.append(ClusterCommand("WRITE_ROWS", lane=g % Q, acc_set=k,
+                                                   a_addr=out_u + g // Q))
+                else:
+                    commands.append(ClusterCommand("WRITE_COLS", lane=g % P, acc_set=k,
+                                                   a_addr=out_v + g // P))
 
     model = ClusterModel(config)
     stimulus = Stimulus(dict(widths))
@@ -176,6 +186,9 @@ def cluster_workload(config: DcomConfig, widths: dict[str, int], step: LanczosSt
         model.fill(addr, to_bits(values))
     start = len(stimulus.cycles)
     for cmd in commands:
+        if cmd is None:
+            stimulus.add()
+            continue
         stimulus.add(cmd__valid=1, cmd__payload=encode_command(config, cmd))
         model.execute(cmd)
     for _ in range(latency):
@@ -187,7 +200,8 @@ def cluster_workload(config: DcomConfig, widths: dict[str, int], step: LanczosSt
     stimulus.add()
     return Workload(stimulus, readback, 2 * tiles * lanes,
                     f"MV and MTV on a {a.shape[0]} x {a.shape[1]} activation-like FP16 block, "
-                    f"{tile_rows} x {tile_cols} tiles: {len(commands)} commands")
+                    f"{tile_rows} x {tile_cols} tiles: "
+                    f"{sum(cmd is not None for cmd in commands)} commands")
 
 
 def _word(lanes: np.ndarray) -> int:

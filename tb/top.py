@@ -172,7 +172,8 @@ async def bad_programs_and_requests(dut):
 #: A small instance that fills no dimension evenly; one build serves several benches.
 SMALL_CONFIG = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
                           buffer_depth=128, bank_depth=256, broadcast_depth=32,
-                          program_depth=128, expansion=2)
+                          program_depth=128, expansion=2, mul_stages=1, add_stages=0,
+                          acc_stages=0, acc_sets=8)
 #: The fuzzer's instance: SMALL_CONFIG with pipelined multipliers and accumulators, so random
 #: programs meet the accumulator spacing, batches of two sums and the set ring.
 FUZZ_CONFIG = SMALL_CONFIG.replace(mul_stages=2, acc_stages=1, acc_sets=4)
@@ -184,15 +185,15 @@ LANCZOS_CASES = {
     "1x1-4x4-tall-one-set": (DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=4,
                                         grid_cols=4, buffer_depth=256, bank_depth=512,
                                         broadcast_depth=32, program_depth=128, expansion=1,
-                                        acc_sets=1),
+                                        mul_stages=1, add_stages=0, acc_stages=1, acc_sets=1),
                      dict(rows=40, cols=12, steps=6)),
     "2x2-2x2-f2-wide": (SMALL_CONFIG, dict(rows=9, cols=22, steps=5)),
     "2x2-2x2-f2-rank2-breakdown": (SMALL_CONFIG, dict(rows=12, cols=10, steps=6, exact_rank=2)),
-    "2x4-4x4-f4-pipelined": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4,
-                                        grid_cols=4, buffer_depth=128, bank_depth=256,
-                                        broadcast_depth=32, program_depth=256, expansion=4,
-                                        mul_stages=2, add_stages=1, acc_stages=2),
-                             dict(rows=29, cols=35, steps=6)),
+    "2x4-4x4-f4-default-pipeline": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4,
+                                                grid_cols=4, buffer_depth=128, bank_depth=256,
+                                                broadcast_depth=32, program_depth=256,
+                                                expansion=4),
+                                     dict(rows=29, cols=35, steps=6)),
 }
 
 

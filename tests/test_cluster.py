@@ -55,7 +55,7 @@ def test_flat_cluster_in_amaranth_simulator():
     from dcom.sw.clustermodel import ClusterCommand, ClusterModel
     from dcom.tb.cluster import random_words
 
-    config = DcomConfig(grid_rows=2, grid_cols=2, buffer_depth=8)
+    config = DcomConfig(grid_rows=2, grid_cols=2, buffer_depth=8, acc_stages=0)
     dut = Cluster(config)
     model = ClusterModel(config)
     words = random_words(np.random.default_rng(1), 6, config.macs_per_cluster, 0.1)
@@ -89,7 +89,7 @@ def test_flat_cluster_in_amaranth_simulator():
             await ctx.tick()
             model.execute(cmd)
         ctx.set(dut.cmd.valid, 0)
-        await ctx.tick().repeat(dut.latency)
+        await ctx.tick().repeat(max(dut.latency, dut.write_latency))
         assert ctx.get(dut.idle)
         want_rows, want_cols = model.accumulator_bits()
         assert [ctx.get(dut.row_acc[i]) for i in range(2)] == list(want_rows)

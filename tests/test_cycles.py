@@ -1,11 +1,13 @@
 """The cycle model against timelines worked out by hand from the controller's rules
 (tests/test_top.py checks its counters against the RTL's on whole programs).
 
-SMALL: 2 x 2 clusters of 2 x 2, f = 2. A command reaches the clusters a cycle after it issues
-and its tree sums L = 3 cycles later (operand read, multiplier, one registered tree level), so
-its set settles 4 cycles after it issues; accumulators take one cycle (acc_latency 1, batch 1).
-The network: input register, one group-tree level, one stream level (at most 2 groups): 3
-cycles, so a result is written 4 cycles after its last group is fed.
+SMALL: 2 x 2 clusters of 2 x 2, f = 2. A command reaches the clusters two cycles after it
+issues (the command register, then its cluster row's distribution register) and its tree sums
+L = 4 cycles later (operand read, operand register, multiplier, one registered tree level) and a write-back
+lands two cycles after that; its set can be fed to the network 5 cycles after it issues, and
+accumulators take one cycle (acc_latency 1, batch 1). The network: input register, one group-tree level, one stream level
+(at most 2 groups): 3 cycles; with the feed, distribution and result registers a result is
+written 6 cycles after its last group is fed.
 """
 
 import pytest
@@ -17,18 +19,20 @@ from dcom.sw.validation import InputError
 from dcom.tb.top import SMALL_CONFIG as SMALL
 
 HALT = Instruction(Opcode.HALT)
-# Cycle 0 is the host's start, 1 the IDLE cycle, 2 FETCH, 3 DECODE, 4 the first start.
-FIRST_START = 4
+# Cycle 0 is the host's start, 1 the IDLE cycle, 2 FETCH, 3 DECODE, 4-8 the checks, 9 the first
+# start.
+FIRST_START = 9
 
 
 def test_latencies_come_from_the_configuration():
-    assert latencies(SMALL) == Latencies(cluster=3, accumulate=0, network=3, scalar=27)
-    # 8 x 8 grid: operand read, multiplier register, three tree levels. f = 8: input register,
-    # three group-tree levels, then 256 / 8 = 32 groups at most: five stream levels.
-    assert latencies(DcomConfig()) == Latencies(cluster=5, accumulate=0, network=9, scalar=27)
+    assert latencies(SMALL) == Latencies(cluster=4, accumulate=0, network=3, scalar=27)
+    # 8 x 8 grid: operand read and register, two multiplier registers, three tree levels of
+    # five (four in the adder, one after it). f = 8: input register, three group-tree levels,
+    # then 256 / 8 = 32 groups at most: five stream levels.
+    assert latencies(DcomConfig()) == Latencies(cluster=19, accumulate=5, network=41, scalar=27)
     piped = DcomConfig(mul_stages=2, add_stages=1, acc_stages=2)
-    assert latencies(piped) == Latencies(cluster=9, accumulate=2, network=17, scalar=27)
-    assert DcomConfig(expansion=1).network_latency == 1 + 8
+    assert latencies(piped) == Latencies(cluster=10, accumulate=2, network=17, scalar=27)
+    assert DcomConfig(expansion=1).network_latency == 1 + 8 * 5
 
 
 def test_memory_instructions():
@@ -40,32 +44,34 @@ def test_memory_instructions():
     # see the end.
     assert memory_cycles(SMALL, Instruction(Opcode.BCAST, side=Side.U, n=2)) == 4 + 2
     run = program_cycles(SMALL.replace(clock_mhz=500.0), [Instruction(Opcode.ZERO, n=5), HALT])
-    # ZERO in cycles 5-10, FETCH, DECODE, HALT's wait: everything idle, so it stops at once.
-    assert (run.status, run.stop_pc, run.total) == (Status.DONE, 1, 13)
-    assert run.counters()["cycles_memory"] == 13 - FIRST_START
+    # ZERO in cycles 10-15, FETCH, DECODE, the checks, HALT's wait: everything idle, so it
+    # stops at once.
+    assert (run.status, run.stop_pc, run.total) == (Status.DONE, 1, 23)
+    assert run.counters()["cycles_memory"] == 23 - FIRST_START
     assert run.fetch_decode == FIRST_START
-    assert run.seconds == pytest.approx(13 / 500e6)
+    assert run.seconds == pytest.approx(23 / 500e6)
 
 
 def test_mv_overlaps_its_reductions_with_its_multiplies():
     run = program_cycles(SMALL, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=2), HALT])
     mv = run.instructions[0]
-    # Six MULTIPLYs in cycles 5-10; tile row g's last in cycle 6 + 2 g settles 4 cycles later
-    # and its job feeds R = 2 reductions of one group each: cycles 10-15, back to back. The
-    # results are written 4 cycles after their feeds, the last in 19; HALT stops in 20.
-    assert (mv.start, mv.issued) == (FIRST_START, 11)
-    assert run.total == 20
-    assert run.counters()["cycles_mv"] == 20 - FIRST_START
+    # Six MULTIPLYs in cycles 10-15; tile row g's last in cycle 11 + 2 g can be fed 5 cycles
+    # later, and its job feeds R = 2 reductions of one group each: cycles 16-21, back to back.
+    # The results are written 6 cycles after their feeds, the last in 27; HALT stops in 28.
+    assert (mv.start, mv.issued) == (FIRST_START, 16)
+    assert run.total == 28
+    assert run.counters()["cycles_mv"] == 28 - FIRST_START
 
 
 def test_norm_and_its_data_stop():
     norm = Instruction(Opcode.NORM, a=0, b=8, n=2, m=3)
-    # MULTIPLYs in 5 and 6, fed in 10 and 11 (R C / f = 2 groups), the sum in 15; square root
-    # done in 15 + 27, reciprocal in 15 + 54, the hi and lo words in the next two cycles.
+    # MULTIPLYs in 10 and 11, fed in 16 and 17 (R C / f = 2 groups), the sum in 23; square
+    # root done in 23 + 27, reciprocal in 23 + 54, one cycle to split it into hi and lo, the
+    # two words in the next two cycles.
     run = program_cycles(SMALL, [norm, HALT])
-    assert run.total == 15 + 2 * 27 + 2 + 1
+    assert run.total == 23 + 2 * 27 + 1 + 2 + 1
     stopped = program_cycles(SMALL, [norm, HALT], stop=(Status.BREAKDOWN, 0))
-    assert (stopped.status, stopped.stop_pc, stopped.total) == (Status.BREAKDOWN, 0, 15 + 27)
+    assert (stopped.status, stopped.stop_pc, stopped.total) == (Status.BREAKDOWN, 0, 23 + 27)
     with pytest.raises(InputError, match="not a NORM"):
         program_cycles(SMALL, [Instruction(Opcode.ZERO)], stop=(Status.BREAKDOWN, 0))
     with pytest.raises(InputError, match="stop"):
@@ -75,18 +81,18 @@ def test_norm_and_its_data_stop():
 def test_independent_reductions_overlap_and_conflicting_ones_wait():
     mv = Instruction(Opcode.MV, a=0, b=10, c=20, n=2, m=1)
     mtv = Instruction(Opcode.MTV, a=0, b=12, c=24, n=1, m=2)
-    # MV's commands in 5 and 6; FETCH, DECODE, and MTV starts in 9 while MV's four results
-    # (fed 9-12) are on the way: its words do not meet MV's outputs.
+    # MV's commands in 10 and 11; FETCH, DECODE, the checks, and MTV starts in 19 while MV's
+    # four results (fed 15-18) are on the way: its words do not meet MV's outputs.
     run = program_cycles(SMALL, [mv, mtv, HALT])
-    assert [t.start for t in run.instructions] == [FIRST_START, 9]
-    # MTV's jobs settle in 14 and 15 and are fed 14-17 after MV's; the last result is written
-    # in 21, and HALT stops in 22.
-    assert run.total == 22
+    assert [t.start for t in run.instructions] == [FIRST_START, 19]
+    # MTV's commands in 20 and 21; its jobs are fed 25-28; the last result is written in 34,
+    # and HALT stops in 35.
+    assert run.total == 35
     by_class = run.by_class
-    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (5, 13)
-    # Reading MV's output words, MTV waits until MV's last result is written (in 16).
+    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (10, 16)
+    # Reading MV's output words, MTV waits until MV's last result is written (in 24).
     reads_result = Instruction(Opcode.MTV, a=0, b=20, c=24, n=1, m=2)
-    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 17
+    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 25
 
 
 def test_pipelined_accumulators_space_the_commands_of_a_sum():
@@ -95,21 +101,21 @@ def test_pipelined_accumulators_space_the_commands_of_a_sum():
     config = SMALL.replace(acc_stages=2, acc_sets=2)
     assert (config.acc_latency, config.batch) == (3, 1)
     run = program_cycles(config, [Instruction(Opcode.NORM, a=0, b=8, n=3), HALT])
-    assert run.instructions[0].issued == 5 + 2 * 3 + 1
+    assert run.instructions[0].issued == 10 + 2 * 3 + 1
     # With eight sets the batch is three sums, which interleave without a stall.
     wide = SMALL.replace(acc_stages=2)
     assert wide.batch == 3
     mv = program_cycles(wide, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=4), HALT])
-    assert mv.instructions[0].issued == 5 + 3 * 4
+    assert mv.instructions[0].issued == 10 + 3 * 4
 
 
 def test_write_back_hazards_stall_exactly():
-    # Slot 0 of the aliased SCALE writes basis word 4 (issued in cycle 8), which slot 1 reads
-    # as its vector word: the read waits until the write has landed (L = 3 cycles).
+    # Slot 0 of the aliased SCALE writes basis word 4 (issued in cycle 13), which slot 1 reads
+    # as its vector word: the read waits until the write has landed (write latency 6 cycles).
     clean = Instruction(Opcode.SCALE, a=3, b=0, c=8, d=1, n=2)
     aliased = Instruction(Opcode.SCALE, a=3, b=0, c=4, d=1, n=2)
-    assert program_cycles(SMALL, [clean]).instructions[0].issued == 5 + 8
-    assert program_cycles(SMALL, [aliased]).instructions[0].issued == 5 + 8 + 3
+    assert program_cycles(SMALL, [clean]).instructions[0].issued == 10 + 8
+    assert program_cycles(SMALL, [aliased]).instructions[0].issued == 10 + 8 + 6
 
 
 def test_stops_without_data():
@@ -118,8 +124,8 @@ def test_stops_without_data():
     assert program_cycles(SMALL, [Instruction(99)]).status == Status.BAD_OPCODE
     full = program_cycles(SMALL, [Instruction(Opcode.ZERO, n=1)] * SMALL.program_depth)
     assert (full.status, full.stop_pc) == (Status.BAD_PC, SMALL.program_depth)
-    # Per ZERO: FETCH, DECODE, the start, two cycles of ZERO; then the FETCH past the end and
-    # the stop.
-    assert full.total == 1 + SMALL.program_depth * 5 + 2
+    # Per ZERO: FETCH, DECODE, five checks, the start, two cycles of ZERO; then the FETCH past
+    # the end and the stop.
+    assert full.total == 1 + SMALL.program_depth * 10 + 2
     with pytest.raises(InputError, match="program_depth"):
         program_cycles(SMALL, [HALT] * (SMALL.program_depth + 1))

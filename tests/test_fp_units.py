@@ -1,9 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """Amaranth simulation of the floating-point units against NumPy.
 
-Every unit runs combinationally (``stages=0``) and pipelined (``stages=3``, which fills every
-cut point of the adders and puts spare registers on the output of the others) on all pairs of
-special values and on random operands. A result must match the correctly rounded NumPy value
+Every unit runs combinationally (``stages=0``) and pipelined (``stages=3``, and ``stages=6``,
+which fills every cut point of every unit and puts spare registers on the output) on all
+pairs of special values and on random operands. A result must match the correctly rounded NumPy value
 bit for bit, so an expected NaN must be the canonical quiet NaN.
 """
 
@@ -53,7 +53,7 @@ def _mismatches(operands, expected, got, limit=8) -> str:
     return f"{len(bad)} of {len(got)} vectors wrong:\n" + "\n".join(lines)
 
 
-@pytest.mark.parametrize("stages", [0, 3])
+@pytest.mark.parametrize("stages", [0, 3, 6])
 @pytest.mark.parametrize("unit", list(UNITS))
 def test_unit_matches_numpy(unit, stages):
     spec = UNITS[unit]

@@ -9,7 +9,9 @@ from amaranth.sim import Simulator
 
 from dcom.config import DcomConfig
 from dcom.isa import (FIELDS, INSTRUCTION_BITS, OPERANDS, BlockSpan, BySide, CeilDiv, Field,
-                      Instruction, Opcode, Param, Side, field_roles)
+                      Instruction, Opcode, Param, Side, elaborate_steps_interfere,
+                      elaborate_touches_writes_of, field_roles, steps_interfere,
+                      touches_writes_of)
 
 CONFIGS = {
     "2x2-2x2": DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
@@ -73,6 +75,60 @@ def test_rtl_checks_equal_the_int_checks(name):
             ints = all(operand.fits(as_op, config) for operand in OPERANDS[op])
             if ins.side <= Side.V:      # a larger side stops a sided opcode before any check
                 assert rtl[op] == ints, f"{op.name} {as_op}"
+
+
+@pytest.mark.parametrize("registered", [False, True], ids=["combinational", "registered"])
+def test_rtl_interference_and_conflicts_equal_the_int_ones(registered):
+    """Step interference and the conflict with an earlier reduction, elaborated (with the
+    products of two fields combinational, or registered as the controller does) against the
+    ints, on random instructions and on a Lanczos program's neighbours."""
+    from dcom.sw.compiler import compile_lanczos
+
+    config = CONFIGS["2x2-2x2"]
+    layout = data.StructLayout(dict(FIELDS))
+    fields, earlier_fields = Signal(layout), Signal(layout)
+    m = Module()
+
+    def product(left, right):
+        result = Signal(len(left) + len(right))
+        m.d.sync += result.eq(left * right)
+        return result
+
+    multiply = product if registered else None
+    reducing = (Opcode.MV, Opcode.MTV, Opcode.PROJ)
+    interfere = {op: Signal(name=f"interfere_{op.name}") for op in Opcode}
+    touches = {(op, e): Signal(name=f"touch_{op.name}_{e.name}")
+               for op in Opcode for e in reducing}
+    for op in Opcode:
+        m.d.comb += interfere[op].eq(
+            Cat(*elaborate_steps_interfere(op, fields, config, multiply)).any())
+        for e in reducing:
+            m.d.comb += touches[op, e].eq(Cat(*elaborate_touches_writes_of(
+                op, fields, e, earlier_fields, config, multiply)).any())
+    rng = np.random.default_rng(5)
+    pairs = [(ins, Instruction(int(rng.choice(reducing)), **{k: int(rng.integers(0, 12))
+                                                             for k in "abcdnm"}))
+             for ins in random_instructions(config, 800, seed=9) if ins.opcode is not None]
+    program = compile_lanczos(config.replace(buffer_depth=128, broadcast_depth=32,
+                                             program_depth=128), 9, 22, 5).program
+    pairs += [(b, a) for a, b in zip(program, program[1:]) if a.op in reducing]
+
+    async def testbench(ctx):
+        for ins, earlier in pairs:
+            ctx.set(fields, layout.const({k: getattr(ins, k) for k, _ in FIELDS}))
+            ctx.set(earlier_fields, layout.const({k: getattr(earlier, k) for k, _ in FIELDS}))
+            if registered:
+                await ctx.tick()
+            op = Opcode(ins.op)
+            assert ctx.get(interfere[op]) == steps_interfere(ins, config), str(ins)
+            assert ctx.get(touches[op, Opcode(earlier.op)]) == \
+                touches_writes_of(ins, earlier, config), f"{ins} after {earlier}"
+
+    sim = Simulator(m)
+    if registered:
+        sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
 
 
 def test_expressions_on_ints():

@@ -15,7 +15,7 @@ from dcom.tb.top import LANCZOS_CASES
 
 
 def test_lanczos_workload_and_phases():
-    config = LANCZOS_CASES["2x4-4x4-f4-pipelined"][0]
+    config = LANCZOS_CASES["2x4-4x4-f4-default-pipeline"][0]
     run = lanczos_perf(config, Workload(batch=3, seq=29, hidden=35, rank=3))
     assert run.workload.steps == 6
     phases = lanczos_phases(run.compiled.program, 6)

@@ -43,12 +43,12 @@ def test_roofline_per_class():
     lines = {line.klass: line for line in
              roofline(program_cycles(SMALL, [mv, norm, norm, Instruction(Opcode.HALT)]))}
     assert list(lines) == list(InstructionClass)
-    # MV starts in cycle 4 and writes its last result in 19 (tests/test_cycles.py); the NORM
-    # reads those words, so it starts in 20. Three resources at 6, the first of RESOURCES
+    # MV starts in cycle 9 and writes its last result in 27 (tests/test_cycles.py); the NORM
+    # reads those words, so it starts in 28. Three resources at 6, the first of RESOURCES
     # named.
-    assert (lines[InstructionClass.MV].cycles, lines[InstructionClass.MV].bound) == (16, 6)
+    assert (lines[InstructionClass.MV].cycles, lines[InstructionClass.MV].bound) == (19, 6)
     assert lines[InstructionClass.MV].limiter == "commands"
-    assert lines[InstructionClass.MV].macs_per_cycle == pytest.approx(96 / 16)
+    assert lines[InstructionClass.MV].macs_per_cycle == pytest.approx(96 / 19)
     assert (lines[InstructionClass.NORM].bound, lines[InstructionClass.NORM].limiter,
             lines[InstructionClass.NORM].macs) == (2 * 54, "scalar", 2 * 32)
     idle = lines[InstructionClass.BCAST]
@@ -56,7 +56,7 @@ def test_roofline_per_class():
 
 
 def test_bounds_never_exceed_the_modelled_cycles():
-    config = LANCZOS_CASES["2x4-4x4-f4-pipelined"][0]
+    config = LANCZOS_CASES["2x4-4x4-f4-default-pipeline"][0]
     program = compile_lanczos(config, 29, 35, 6).program
     for line in roofline(program_cycles(config, program)):
         assert line.bound <= line.cycles

@@ -29,6 +29,7 @@ from dcom.synth import technology as tech
 
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
                    expansion=2)
+MULTIPLIER = f"dcom_fp_mul_fp32_s{SMALL.mul_stages}"
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +55,19 @@ def test_area_by_category_adds_up_and_multiplies_instances(report):
         assert count == 1 and design.area["buffers (SRAM)"].macro_area_um2 == \
             pytest.approx(totals.macro_area_um2)
     cluster = result.cluster
-    multiplier = cluster.result.modules["dcom_fp_mul_fp32_s1"]
-    assert cluster.result.instances()["dcom_fp_mul_fp32_s1"] == 4
+    multiplier = cluster.result.modules[MULTIPLIER]
+    assert cluster.result.instances()[MULTIPLIER] == 4
     assert cluster.area["multipliers"].area_um2 == pytest.approx(4 * multiplier.area_um2)
     # 2 row trees + 2 column trees of one adder each, 4 accumulator adders.
-    adder = cluster.result.modules["dcom_fp_add_fp32_s0"].std_area_um2
-    assert cluster.result.instances()["dcom_fp_add_fp32_s0"] == 8
-    assert cluster.area["reduction trees"].std_area_um2 > 4 * adder
-    assert cluster.area["accumulators"].std_area_um2 > 4 * adder
+    tree_adder = f"dcom_fp_add_fp32_s{SMALL.add_stages}"
+    acc_adder = f"dcom_fp_add_fp32_s{SMALL.acc_stages}"
+    assert tree_adder != acc_adder
+    assert cluster.result.instances()[tree_adder] == 4
+    assert cluster.result.instances()[acc_adder] == 4
+    assert cluster.area["reduction trees"].std_area_um2 > \
+        4 * cluster.result.modules[tree_adder].std_area_um2
+    assert cluster.area["accumulators"].std_area_um2 > \
+        4 * cluster.result.modules[acc_adder].std_area_um2
 
 
 def test_power_is_measured_on_a_checked_netlist(report):
@@ -129,7 +135,7 @@ def test_reports_and_comparison(report):
     # memories and logic.
     top = result.top.area
     instances = result.top.result.instances()
-    assert instances["dcom_cluster"] == 4 and instances["dcom_fp_mul_fp32_s1"] == 16
+    assert instances["dcom_cluster"] == 4 and instances[MULTIPLIER] == 16
     for category, figures in result.cluster.area.items():
         assert top[category].area_um2 == pytest.approx(4 * figures.area_um2, rel=0.03)
     # Every macro that is not a cluster's buffer is a bank, the program or the broadcast memory.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -44,6 +44,66 @@ def _row_layout(config: DcomConfig) -> data.StructLayout:
         "fill_valid": 1, "fill_all_cols": 1, "fill_col": 16, "fill_addr": addr,
         "fill_lanes": config.macs_per_cluster, "fill_from_row": 1, "fill_from_col": 1,
     })
+
+
+#: Verilog module of a cluster row's distribution register, instantiated ``R`` times.
+ROW_CONTROL_MODULE = "dcom_row_control"
+
+
+class RowControl(wiring.Component):
+    """A cluster row's distribution register. It is a module of its own so that synthesis
+    keeps one register per row: the rows' registers take the same inputs (bar
+    ``fill_valid``), and merged into one they would drive every tile again."""
+
+    def __init__(self, config: DcomConfig):
+        layout = _row_layout(config)
+        super().__init__({"d": In(layout), "q": Out(layout)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.q.eq(self.d)
+        return m
+
+
+#: Verilog module of a reduction-network input's multiplexer, instantiated ``f`` times.
+GATHER_MODULE = "dcom_gather"
+
+
+class Gather(wiring.Component):
+    """What one input of the reduction network takes: in each reduction mode (along cluster
+    rows, along cluster columns, over all clusters) one of its candidate partials, chosen
+    by that mode's index.
+
+    Every input has the same candidate counts (an input beyond a mode's group size gets
+    zeros), so the multiplexer is one module, synthesized once for all ``f`` inputs.
+
+    Parameters
+    ----------
+    width : int
+        Bits of a partial.
+    counts : tuple of int
+        Candidates in each mode, in the order of the controller's ``feed.mode``.
+    index_bits : tuple of int
+        Width of each mode's index.
+    """
+
+    def __init__(self, width: int, counts: tuple[int, ...], index_bits: tuple[int, ...]):
+        self.counts = counts
+        members = {"mode": In(2), "out": Out(width)}
+        for k, (count, bits) in enumerate(zip(counts, index_bits)):
+            members[f"candidates{k}"] = In(data.ArrayLayout(width, count))
+            members[f"index{k}"] = In(bits)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        choices = []
+        for k, count in enumerate(self.counts):
+            candidates = getattr(self, f"candidates{k}")
+            choices.append(Array(candidates[i] for i in range(count))[getattr(self, f"index{k}")]
+                           if count > 1 else candidates[0])
+        m.d.comb += self.out.eq(Array(choices)[self.mode])
+        return m
 
 
 def _delayed_feed(m: Module, feed):
@@ -106,7 +166,7 @@ class Dcom(wiring.Component):
         # ---- tiles, and the registers that bring them the controller's signals -------------
         # One register per cluster row (and one per cluster column for fill data) stands
         # between the controller and the tiles, so that no net drives more than a row's or a
-        # column's tiles: DcomConfig.distribution_latency.
+        # column's tiles (RowControl).
         tiles = [[None] * C for _ in range(R)]
         for r in range(R):
             for c in range(C):
@@ -117,17 +177,19 @@ class Dcom(wiring.Component):
         fill = ctl.fill
         rows = []
         for r in range(R):
-            row = Signal(_row_layout(config), name=f"row{r}_control")
-            m.d.sync += [
-                row.cmd_valid.eq(ctl.cmd.valid), row.cmd.eq(ctl.cmd.payload),
-                row.read_valid.eq(ctl.read_valid), row.read_addr.eq(ctl.read_addr),
-                row.acc_set.eq(ctl.feed.acc_set), row.partial_rows.eq(ctl.feed.partial_rows),
-                row.source.eq(ctl.source),
-                row.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))),
-                row.fill_all_cols.eq(fill.all_cols), row.fill_col.eq(fill.col),
-                row.fill_addr.eq(fill.addr), row.fill_lanes.eq(fill.lanes),
-                row.fill_from_row.eq(fill.source == FillSource.ALONG_ROW),
-                row.fill_from_col.eq(fill.source == FillSource.ALONG_COLUMN),
+            m.submodules[f"row{r}_control"] = control = SharedModule(
+                ROW_CONTROL_MODULE, lambda: RowControl(config), library)
+            d, row = control.d, control.q
+            m.d.comb += [
+                d.cmd_valid.eq(ctl.cmd.valid), d.cmd.eq(ctl.cmd.payload),
+                d.read_valid.eq(ctl.read_valid), d.read_addr.eq(ctl.read_addr),
+                d.acc_set.eq(ctl.feed.acc_set), d.partial_rows.eq(ctl.feed.partial_rows),
+                d.source.eq(ctl.source),
+                d.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))),
+                d.fill_all_cols.eq(fill.all_cols), d.fill_col.eq(fill.col),
+                d.fill_addr.eq(fill.addr), d.fill_lanes.eq(fill.lanes),
+                d.fill_from_row.eq(fill.source == FillSource.ALONG_ROW),
+                d.fill_from_col.eq(fill.source == FillSource.ALONG_COLUMN),
             ]
             rows.append(row)
             for c in range(C):
@@ -206,15 +268,23 @@ class Dcom(wiring.Component):
         # only ever takes clusters whose position is t modulo g.
         row_major = [tiles[r][c].partial for r in range(R) for c in range(C)]
         col_major = [tiles[r][c].partial for c in range(C) for r in range(R)]
+        modes = ((row_major, g_row, feed.red_set * (C // g_row) + feed.group),
+                 (col_major, g_col, feed.red_set * (R // g_col) + feed.group),
+                 (row_major, f, feed.group))
+        counts = tuple(R * C // g for _, g, _ in modes)
+        index_bits = tuple(len(index) for _, _, index in modes)
+        width = len(Value.cast(network.group[0]))
+        name = f"{GATHER_MODULE}_{width}_{'_'.join(map(str, counts))}"
         for t in range(f):
-            choices = []
-            for order, g, group in ((row_major, g_row, feed.red_set * (C // g_row) + feed.group),
-                                    (col_major, g_col, feed.red_set * (R // g_col) + feed.group),
-                                    (row_major, f, feed.group)):
-                candidates = order[t::g] if t < g else [Const(0, len(network.group[t]))]
-                choices.append(Array(candidates)[group] if len(candidates) > 1
-                               else candidates[0])
-            m.d.comb += network.group[t].eq(Array(choices)[feed.mode])
+            m.submodules[f"gather{t}"] = gather = SharedModule(
+                name, lambda: Gather(width, counts, index_bits), library)
+            m.d.comb += [gather.mode.eq(feed.mode), network.group[t].eq(gather.out)]
+            for k, (order, g, index) in enumerate(modes):
+                candidates = getattr(gather, f"candidates{k}")
+                m.d.comb += getattr(gather, f"index{k}").eq(index)
+                if t < g:
+                    m.d.comb += Cat(candidates[i] for i in range(counts[k])).eq(
+                        Cat(order[t::g]))
         m.d.comb += [network.valid.eq(feed.valid), network.last.eq(feed.last),
                      network.tap.eq(feed.mode), network.tag.eq(feed.tag)]
 

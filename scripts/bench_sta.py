@@ -2,10 +2,11 @@
 instance), and print fmax per distinct module (of its register-to-register paths, and on its
 own with its ports taken as registers).
 
-The design is synthesized through ``dcom synth``'s flow (each distinct module once, SRAMs as
-macros, delay-driven mapping at the configured clock unless ``--no-delay-mapping``); the
-analysis is :func:`dcom.synth.sta.analyze`. Reading the JSON netlist is timed apart from the
-analysis itself.
+The design is synthesized through ``dcom synth``'s flow (each distinct module once, the whole
+instance taking the cluster's netlist from the cluster's run, SRAMs as macros, delay-driven
+mapping at the configured clock unless ``--no-delay-mapping``); the analysis is
+:func:`dcom.synth.sta.analyze`. Reading the JSON netlist is timed apart from the analysis
+itself.
 
 Usage: python scripts/bench_sta.py [--top] [--clusters 16x16] [--grid 8x8] [--clock-mhz 1000]
        [--no-delay-mapping] [--out DIR]
@@ -24,18 +25,21 @@ from dcom.hw.generate import TOP_MODULE
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.top import Dcom
 from dcom.synth.design import synthesize_library
+from dcom.synth.flow import SynthesisResult
 from dcom.synth.sta import analyze
 
 CLUSTER = "dcom_cluster"
 
 
 def bench(name: str, build, top: str, config: DcomConfig, delay_mapping: bool,
-          out: Path) -> None:
-    """Synthesize ``build(library)`` as ``top``, time its analysis, print the figures."""
+          out: Path, prebuilt: SynthesisResult | None = None) -> SynthesisResult:
+    """Synthesize ``build(library)`` as ``top`` (the modules of ``prebuilt`` taken from it),
+    time its analysis, print the figures; return the synthesis result."""
     start = time.monotonic()
     library = ModuleLibrary()
     library.register(top, build(library))
-    result = synthesize_library(library, top, out / name, reports=False,
+    result = synthesize_library(library, top, out / name, reports=False, prebuilt=prebuilt,
+                                purge_names=prebuilt is not None,
                                 progress=lambda line: print(f"  {name}: {line}", flush=True),
                                 clock_period_ps=1e6 / config.clock_mhz if delay_mapping
                                 else None)
@@ -57,6 +61,7 @@ def bench(name: str, build, top: str, config: DcomConfig, delay_mapping: bool,
               f"{text(m.standalone_fmax_mhz):>11} {m.seconds:>8.2f}")
     print("  (fmax: register-to-register paths, submodules included; alone: the module's "
           "ports taken as registers)")
+    return result
 
 
 def main() -> None:
@@ -78,11 +83,13 @@ def main() -> None:
                                        clock_mhz=args.clock_mhz))
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch)
-        bench("cluster", lambda library: Cluster(config, library), CLUSTER, config,
-              args.delay_mapping, out)
+        cluster = bench("cluster", lambda library: Cluster(config, library), CLUSTER, config,
+                        args.delay_mapping, out)
         if args.top:
+            # As dcom synth does: the whole instance reuses the cluster's netlist and drops
+            # its aliased net names.
             bench("top", lambda library: Dcom(config, library), TOP_MODULE, config,
-                  args.delay_mapping, out)
+                  args.delay_mapping, out, prebuilt=cluster)
 
 
 if __name__ == "__main__":

@@ -45,15 +45,27 @@ def write_library_sources(library, out_dir: str | Path, memory_init: bool = Fals
     return library.write(out_dir, None if memory_init else without_zero_memory_init)
 
 
-def synthesize_library(library, top: str, out_dir: str | Path, **options) -> SynthesisResult:
+def synthesize_library(library, top: str, out_dir: str | Path, *,
+                       prebuilt: SynthesisResult | None = None, **options) -> SynthesisResult:
     """Synthesize the modules of ``library`` under ``top``, each distinct module once.
 
     ``options`` are those of :func:`~dcom.synth.flow.synthesize` (``liberty``, ``progress``,
-    ``reports``, ...). The sources go to ``<out_dir>/rtl``.
+    ``reports``, ...). The sources go to ``<out_dir>/rtl``. The modules of ``prebuilt`` (an
+    earlier run of part of the same library) are taken from it instead of synthesized again.
     """
+    done = set(prebuilt.modules) if prebuilt is not None else set()
     sources = write_library_sources(library, Path(out_dir) / "rtl")
-    keep = [name for name in library.names if name != top]
-    return synthesize(sources, top, out_dir, flatten=True, keep_hierarchy=keep, **options)
+    for path in sources:
+        if path.stem in done:
+            # synthesize_library wrote the prebuilt run's sources beside its netlist.
+            theirs = prebuilt.netlist.parent / "rtl" / path.name
+            if not theirs.is_file() or theirs.read_text() != path.read_text():
+                raise ValueError(f"prebuilt={prebuilt.top!r} has another {path.stem} than "
+                                 f"this design; allowed values: a run of the same modules")
+    sources = [path for path in sources if path.stem not in done]
+    keep = [name for name in library.names if name != top and name not in done]
+    return synthesize(sources, top, out_dir, flatten=True, keep_hierarchy=keep,
+                      prebuilt=prebuilt, **options)
 
 
 @dataclass

@@ -10,10 +10,10 @@ For a :class:`~dcom.config.DcomConfig` this
 2. measures the cluster's power on a Lanczos step (MV and MTV on an activation-like matrix,
    :mod:`dcom.synth.workloads`), gate level, module by module (:mod:`dcom.synth.measure`);
 3. synthesizes the whole instance (``dcom.hw.top``: the clusters, banks, reduction network,
-   controller and scalar unit), each distinct module once, in parallel with the cluster's
-   measurements, and times it; the full array's area is that synthesis, its power the
-   measured cluster's times ``R x C`` plus the leakage of the rest (its dynamic power is not
-   measured);
+   controller and scalar unit), each distinct module once and the cluster's netlist taken
+   from step 1, in parallel with the cluster's measurements, and times it; the full array's
+   area is that synthesis, its power the measured cluster's times ``R x C`` plus the
+   leakage of the rest (its dynamic power is not measured);
 4. with ``compare=("systolic",)``, builds a weight-stationary systolic array with the same
    multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes and
    times it and measures it on the same step the same way; then compares at cluster scale
@@ -32,7 +32,7 @@ top's memories and glue.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -195,9 +195,12 @@ class DesignEvaluation:
 def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: str,
                      rules: CategoryRules, make_workload: Callable[[dict, object], Workload],
                      settings: TimingSettings, out_dir: Path, liberty: Path | None,
-                     measure: bool, progress: Progress) -> DesignEvaluation:
+                     measure: bool, progress: Progress,
+                     synthesized: Callable[[SynthesisResult], None] = lambda _: None
+                     ) -> DesignEvaluation:
     """Build ``top`` with ``build(library)``, synthesize and time it, and unless ``measure``
-    is false measure its power on ``make_workload(input widths, built design)``."""
+    is false measure its power on ``make_workload(input widths, built design)``.
+    ``synthesized`` receives the synthesis result as soon as there is one."""
     seconds = {}
     start = progress.elapsed
     progress.step(f"{name}: generating Verilog")
@@ -209,6 +212,7 @@ def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: s
     result = synthesize_library(library, top, out_dir / "synthesis", liberty=liberty,
                                 progress=lambda line: progress.step(f"{name}: {line}"),
                                 reports=False, clock_period_ps=settings.period_ps)
+    synthesized(result)
     seconds["synthesis"] = progress.elapsed - start
     area = category_figures(result, rules)
     start = progress.elapsed
@@ -472,11 +476,20 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     measure = liberty is None
     steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
     step = _step_for(config, tiles, seed)
+    # The whole instance takes the cluster's netlist from the cluster's own run, then is
+    # synthesized while the cluster's power is measured.
+    cluster_netlist = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
         top_future = pool.submit(_synthesize_top(config, out_dir / "top", liberty, settings,
-                                                 steps)) if top_level else None
-        cluster, systolic = _evaluate_cluster_and_systolic(config, compare, step, out_dir,
-                                                           liberty, measure, settings, steps)
+                                                 cluster_netlist, steps)) if top_level else None
+        try:
+            cluster, systolic = _evaluate_cluster_and_systolic(
+                config, compare, step, out_dir, liberty, measure, settings, steps,
+                cluster_netlist.set_result)
+        except BaseException as exc:
+            if not cluster_netlist.done():
+                cluster_netlist.set_exception(exc)
+            raise
         top = top_future.result() if top_future else None
     full_dcom = full_scale_dcom(config, cluster, top) if cluster.power else None
     full_systolic = full_scale_systolic(config, systolic) \
@@ -489,9 +502,10 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
 
 
 def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: TimingSettings,
-                    steps: Progress) -> Callable[[], DesignEvaluation]:
+                    cluster: Future, steps: Progress) -> Callable[[], DesignEvaluation]:
     """Build the whole instance's Verilog now (Amaranth in this thread); return the job that
-    synthesizes it (Yosys, a separate process), groups its area and times it."""
+    waits for ``cluster``'s synthesis result, then synthesizes the rest (Yosys, a separate
+    process), groups its area and times it."""
     start = steps.elapsed
     steps.step("top: generating Verilog")
     library = ModuleLibrary()
@@ -499,9 +513,11 @@ def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: Timing
     verilog_seconds = steps.elapsed - start
 
     def job() -> DesignEvaluation:
+        prebuilt = cluster.result()
         started = steps.elapsed
         result = synthesize_library(library, TOP_MODULE, out_dir / "synthesis",
-                                    liberty=liberty, reports=False,
+                                    liberty=liberty, reports=False, prebuilt=prebuilt,
+                                    purge_names=True,
                                     progress=lambda line: steps.step(f"top: {line}"),
                                     clock_period_ps=settings.period_ps)
         seconds = {"verilog": verilog_seconds, "synthesis": steps.elapsed - started}
@@ -515,12 +531,12 @@ def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: Timing
 
 
 def _evaluate_cluster_and_systolic(config, compare, step, out_dir, liberty, measure, settings,
-                                   steps):
+                                   steps, cluster_synthesized):
     """The cluster's evaluation and, if ``compare`` asks, the systolic array's."""
     cluster = _evaluate_design(
         "cluster", lambda library: Cluster(config, library), CLUSTER_TOP, CLUSTER_RULES,
         lambda widths, cluster: cluster_workload(config, widths, step, cluster.latency),
-        settings, out_dir / "cluster", liberty, measure, steps)
+        settings, out_dir / "cluster", liberty, measure, steps, cluster_synthesized)
     systolic = None
     if "systolic" in compare:
         systolic = _evaluate_design(
@@ -793,8 +809,9 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
         tables.append(_area_table(
             f"Whole instance area by category ({config.describe()}, synthesized)", report.top))
         tables.append(_module_table("Whole instance modules", report.top))
-        notes.append(f"Whole instance synthesized in {report.top.seconds['synthesis']:.0f} s, "
-                     f"in parallel with the cluster's measurements.")
+        notes.append(f"Whole instance synthesized in {report.top.seconds['synthesis']:.0f} s "
+                     f"(the cluster's netlist reused), in parallel with the cluster's "
+                     f"measurements.")
     if report.full_dcom:
         tables.append(_full_table(report))
     charts = []

@@ -426,6 +426,7 @@ def _module_figures(netlist: dict, cells: LibertyLibrary,
 def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
                liberty: str | Path | None = None, flatten: bool = False,
                keep_hierarchy: Sequence[str] = (), clock_period_ps: float | None = None,
+               prebuilt: SynthesisResult | None = None, purge_names: bool = False,
                progress: Callable[[str], None] | None = None,
                reports: bool = True) -> SynthesisResult:
     """Synthesize a Verilog design to a Liberty library, SRAMs as macros.
@@ -453,6 +454,17 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
         fan-out nets and sizes gates for the target. Without it ABC maps for area and delay
         with its default script; so it does, with a warning, for a library without delay
         tables.
+    prebuilt : SynthesisResult, optional
+        An earlier run with the same library whose modules the design instantiates (a
+        cluster, say): they are black boxes here (``sources`` must not define them) and their
+        netlists join this run's, so that a module synthesized for its own report is not
+        synthesized again inside a larger design. Yosys' time grows faster than the design.
+    purge_names : bool
+        Right after flattening, drop every net name that another name of the same net or
+        nothing at all needs (``opt_clean -purge``). A top level's wide instance connections
+        are aliases that Yosys otherwise carries through every pass (2.2 million bits at
+        16 x 16 clusters: a third of its coarse synthesis); the netlist's nets then have
+        Yosys' names where their RTL name was an alias.
     progress : callable, optional
         Receives one line per step (default: standard error).
     reports : bool
@@ -467,7 +479,8 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     FileNotFoundError
         If a source file does not exist.
     ValueError
-        If ``clock_period_ps`` is not a positive number.
+        If ``clock_period_ps`` is not a positive number, or ``prebuilt`` used another
+        library.
     """
     if clock_period_ps is not None and not 0 < clock_period_ps < float("inf"):
         raise ValueError(f"clock_period_ps={clock_period_ps!r}; allowed values: a positive "
@@ -479,6 +492,9 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     if liberty is None:
         liberty = write_liberty(out_dir / "dcom15.lib")
     liberty = Path(liberty)
+    if prebuilt is not None and prebuilt.liberty.read_bytes() != liberty.read_bytes():
+        raise ValueError(f"prebuilt={prebuilt.top!r} was mapped to {prebuilt.liberty}; allowed "
+                         f"values: a run with the same library as this one ({liberty})")
     steps.step(f"checking liberty {liberty}")
     library = validate_liberty(liberty, work, steps)
     lib = _quoted(liberty, work)
@@ -490,10 +506,19 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     steps.step(f"coarse synthesis of {top}")
     coarse = [f"log {_STEP_MARK}reading {len(sources)} source file(s)"]
     coarse += [f"read_verilog -sv {_quoted(s, work)}" for s in sources]
+    if prebuilt is not None:
+        stubs = work / "prebuilt_stubs.v"
+        stubs.write_text(_blackbox_stubs(json.loads(prebuilt.netlist_json.read_text())))
+        coarse.append(f"read_verilog -lib {_quoted(stubs, work)}")
     coarse += [f"setattr -mod -set keep_hierarchy 1 {m}" for m in keep_hierarchy]
-    coarse += [f"log {_STEP_MARK}elaborating and optimising (synth -run begin:fine)",
-               f"synth -top {top}{' -flatten' if flatten else ''} -booth -run begin:fine",
-               # Flattening leaves scope markers of the dissolved modules: not hardware.
+    synth = f"synth -top {top}{' -flatten' if flatten else ''} -booth"
+    coarse.append(f"log {_STEP_MARK}elaborating and optimising (synth -run begin:fine)")
+    if purge_names:
+        coarse += [f"{synth} -run begin:coarse", "proc"] + (["flatten"] if flatten else [])
+        coarse += ["opt_clean -purge", f"{synth} -run coarse:fine"]
+    else:
+        coarse.append(f"{synth} -run begin:fine")
+    coarse += [# Flattening leaves scope markers of the dissolved modules: not hardware.
                "delete t:$scopeinfo",
                "write_rtlil coarse.il",
                # The memory dump only needs shapes: drop contents so it stays small.
@@ -503,7 +528,9 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     logs = [_run_yosys(coarse, work, "coarse", steps)]
 
     memories = sram.find_memories(json.loads((work / "memories.json").read_text()))
-    configs = sorted({m.config for m in memories if m.mapped})
+    # Macro views cover the prebuilt modules' macros too: the merged netlist has them.
+    configs = sorted({m.config for m in memories + (prebuilt.memories if prebuilt else [])
+                      if m.mapped})
     warnings = [f"memory {m.module}/{m.cell} stays in flip-flops: it {m.reason}"
                 for m in memories if not m.mapped]
     views = sram.write_macro_views(configs, out_dir / "macros") if configs else {}
@@ -560,6 +587,14 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
     logs.append(_run_yosys(mapping, work, "mapping", steps))
 
     netlist = json.loads((out_dir / "netlist.json").read_text())
+    if prebuilt is not None:
+        netlist["modules"].update(json.loads(prebuilt.netlist_json.read_text())["modules"])
+        (out_dir / "netlist.json").write_text(json.dumps(netlist))
+        own = (out_dir / "netlist.v").read_text()
+        (out_dir / "netlist.v").write_text(prebuilt.netlist.read_text() + own)
+        memories = memories + prebuilt.memories
+        warnings += prebuilt.warnings
+        logs = prebuilt.logs + logs
     macro_lib = read_liberty(views["liberty"]) if views else None
     modules, unmapped_warnings = _module_figures(netlist, library, macro_lib)
     warnings += unmapped_warnings
@@ -585,6 +620,26 @@ def synthesize(sources: Iterable[str | Path], top: str, out_dir: str | Path, *,
         files = result.write_reports(out_dir)
         steps.step(f"reports: {files.markdown}")
     return result
+
+
+def _blackbox_stubs(netlist: dict) -> str:
+    """Verilog black boxes with the ports of every module of a Yosys JSON netlist (names
+    escaped, so that any Yosys name passes)."""
+    text = []
+    for name, module in netlist["modules"].items():
+        if _is_blackbox(module):
+            continue
+        ports = module.get("ports", {})
+        names = ", ".join(_escaped(p) for p in ports)
+        text.append(f"(* blackbox *)\nmodule {_escaped(name)} ({names});")
+        text += [f"  {info['direction']} [{len(info['bits']) - 1}:0] {_escaped(port)};"
+                 for port, info in ports.items()]
+        text.append("endmodule\n")
+    return "\n".join(text)
+
+
+def _escaped(name: str) -> str:
+    return "\\" + name + " "
 
 
 def synthesize_amaranth(design, name: str, out_dir: str | Path, **options) -> SynthesisResult:

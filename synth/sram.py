@@ -31,7 +31,7 @@ The model (sources and derivations in ``docs/liberty.md``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import technology as tech
@@ -105,16 +105,28 @@ class SramConfig:
     width: int
     read_ports: int = 1
     write_ports: int = 1
+    #: Bits of a word each write-mask pin enables (a lane of the memory's write port).
+    mask_bits: int = 1
 
     def __post_init__(self):
-        for name in ("depth", "width", "read_ports", "write_ports"):
+        for name in ("depth", "width", "read_ports", "write_ports", "mask_bits"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SRAM {name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.mask_bits:
+            raise ValueError(f"SRAM mask_bits={self.mask_bits} must divide width={self.width}")
 
     @property
     def name(self) -> str:
-        """Macro (module and Liberty cell) name, e.g. ``dcom_sram_1024x64_1r1w``."""
-        return f"{MACRO_PREFIX}{self.depth}x{self.width}_{self.read_ports}r{self.write_ports}w"
+        """Macro (module and Liberty cell) name, e.g. ``dcom_sram_1024x64_1r1w`` (``_m16``
+        added when a mask pin enables 16 bits)."""
+        mask = f"_m{self.mask_bits}" if self.mask_bits > 1 else ""
+        return (f"{MACRO_PREFIX}{self.depth}x{self.width}_{self.read_ports}r"
+                f"{self.write_ports}w{mask}")
+
+    @property
+    def mask_pins(self) -> int:
+        """Write-mask pins of a write port."""
+        return self.width // self.mask_bits
 
     @property
     def address_bits(self) -> int:
@@ -243,7 +255,8 @@ def _port_declarations(config: SramConfig, data_reg: bool) -> list[str]:
         lines += [f"input R{i}_CLK", f"input R{i}_EN", f"input [{a - 1}:0] R{i}_ADDR",
                   f"output {'reg ' if data_reg else ''}[{w - 1}:0] R{i}_DATA"]
     for i in range(config.write_ports):
-        lines += [f"input W{i}_CLK", f"input W{i}_EN", f"input [{w - 1}:0] W{i}_MASK",
+        lines += [f"input W{i}_CLK", f"input W{i}_EN",
+                  f"input [{config.mask_pins - 1}:0] W{i}_MASK",
                   f"input [{a - 1}:0] W{i}_ADDR", f"input [{w - 1}:0] W{i}_DATA"]
     return lines
 
@@ -258,7 +271,7 @@ def model_verilog(config: SramConfig) -> str:
     """Behavioural model for gate-level simulation.
 
     Synchronous reads return the word stored before a same-cycle write (read-first, like an
-    Amaranth read port that is not transparent); ``Wn_MASK`` selects the bits written. The
+    Amaranth read port that is not transparent); ``Wn_MASK`` selects the lanes written. The
     contents and the read data registers start at zero, as Amaranth memories and read ports
     do by default.
     """
@@ -270,9 +283,12 @@ def model_verilog(config: SramConfig) -> str:
     for i in range(config.read_ports):
         body.append(f"  always @(posedge R{i}_CLK) if (R{i}_EN) R{i}_DATA <= mem[R{i}_ADDR];")
     for i in range(config.write_ports):
+        # The mask widened to one bit per data bit.
+        bits = "{" + ", ".join(f"{{{config.mask_bits}{{W{i}_MASK[{k}]}}}}"
+                               for k in reversed(range(config.mask_pins))) + "}"
         body.append(f"  always @(posedge W{i}_CLK) if (W{i}_EN)\n"
-                    f"    mem[W{i}_ADDR] <= (mem[W{i}_ADDR] & ~W{i}_MASK)"
-                    f" | (W{i}_DATA & W{i}_MASK);")
+                    f"    mem[W{i}_ADDR] <= (mem[W{i}_ADDR] & ~{bits})"
+                    f" | (W{i}_DATA & {bits});")
     return f"module {config.name} (\n  {ports}\n);\n" + "\n".join(body) + "\nendmodule\n"
 
 
@@ -318,7 +334,8 @@ def _macro_cell(figures: SramFigures) -> list:
     for i in range(config.write_ports):
         ck = f"W{i}_CLK"
         items += [clock(ck, f"W{i}_EN", figures.write_energy_pj), pin(f"W{i}_EN", ck),
-                  bus(f"W{i}_MASK", w, ck), bus(f"W{i}_ADDR", a, ck), bus(f"W{i}_DATA", w, ck)]
+                  bus(f"W{i}_MASK", config.mask_pins, ck), bus(f"W{i}_ADDR", a, ck),
+                  bus(f"W{i}_DATA", w, ck)]
     return group("cell", config.name, *items)
 
 
@@ -390,12 +407,36 @@ def find_memories(netlist: dict) -> list[MemoryCell]:
                 continue
             params = cell["parameters"]
             reason = _unsupported(params, cell["connections"])
+            width = _int_param(params["WIDTH"])
             config = None if reason else SramConfig(
-                depth=_int_param(params["SIZE"]), width=_int_param(params["WIDTH"]),
+                depth=_int_param(params["SIZE"]), width=width,
                 read_ports=_int_param(params["RD_PORTS"]),
-                write_ports=_int_param(params["WR_PORTS"]))
+                write_ports=_int_param(params["WR_PORTS"]),
+                mask_bits=_mask_bits(cell["connections"].get("WR_EN", []), width))
             found.append(MemoryCell(module_name, cell_name, config, reason))
-    return found
+    # The techmap tells macros apart by shape alone: memories of one shape share the finest
+    # lane any of them has.
+    lanes = {}
+    for cell in found:
+        if cell.config is not None:
+            shape = replace(cell.config, mask_bits=1)
+            lanes[shape] = math.gcd(lanes.get(shape, 0), cell.config.mask_bits)
+    return [replace(cell, config=replace(cell.config,
+                                         mask_bits=lanes[replace(cell.config, mask_bits=1)]))
+            if cell.config is not None else cell for cell in found]
+
+
+def _mask_bits(enables: list, width: int) -> int:
+    """The widest lane (a divisor of ``width``) whose write-enable bits are one signal in
+    every write port: a mask pin per lane then does, and a lane's enable does not drive a
+    pin per bit."""
+    if not enables:
+        return 1
+    for lane in sorted((d for d in range(1, width + 1) if width % d == 0), reverse=True):
+        if all(len({str(bit) for bit in enables[start:start + lane]}) == 1
+               for start in range(0, len(enables), lane)):
+            return lane
+    return 1
 
 
 _TECHMAP_PARAMETERS = (
@@ -413,12 +454,15 @@ def _techmap_instance(config: SramConfig) -> str:
                         f".R{i}_ADDR(RD_ADDR[{i}*ABITS +: {a}])",
                         f".R{i}_DATA(RD_DATA[{i * w} +: {w}])"]
     for i in range(config.write_ports):
-        connections += [f".W{i}_CLK(WR_CLK[{i}])", f".W{i}_EN(|WR_EN[{i * w} +: {w}])",
-                        f".W{i}_MASK(WR_EN[{i * w} +: {w}])",
+        lanes = "{" + ", ".join(f"WR_EN[{i * w + k * config.mask_bits}]"
+                                for k in reversed(range(config.mask_pins))) + "}"
+        connections += [f".W{i}_CLK(WR_CLK[{i}])", f".W{i}_EN(|{lanes})",
+                        f".W{i}_MASK({lanes})",
                         f".W{i}_ADDR(WR_ADDR[{i}*ABITS +: {a}])",
                         f".W{i}_DATA(WR_DATA[{i * w} +: {w}])"]
     shape = (f"SIZE == {config.depth} && WIDTH == {config.width} && "
              f"RD_PORTS == {config.read_ports} && WR_PORTS == {config.write_ports}")
+
     return (f"    if (SUPPORTED && {shape}) begin\n"
             f"      {config.name} _TECHMAP_REPLACE_ (\n        "
             + ",\n        ".join(connections) + ");\n    end")

@@ -66,12 +66,20 @@ def test_find_memories_says_why_a_memory_stays_in_flip_flops():
         return {"type": "$mem_v2", "parameters": params,
                 "connections": {"RD_ARST": ["0"], "RD_SRST": ["0"]}}
 
+    lanes = mem()
+    lanes["connections"]["WR_EN"] = [5, 5, 5, 5, 7, 7, 7, 7]   # two lanes of 4 bits
     netlist = {"modules": {"top": {"cells": {
         "ok": mem(), "async": mem(RD_CLK_ENABLE="0"), "bypass": mem(RD_TRANSPARENCY_MASK="1"),
-        "rom": mem(WR_PORTS="0"), "adder": {"type": "$add"}}}}}
+        "rom": mem(WR_PORTS="0"), "adder": {"type": "$add"}}},
+        "other": {"cells": {"lanes": lanes}}}}
     found = {m.cell: m for m in sram.find_memories(netlist)}
-    assert set(found) == {"ok", "async", "bypass", "rom"}
-    assert found["ok"].config == sram.SramConfig(depth=16, width=8)
+    assert set(found) == {"ok", "async", "bypass", "rom", "lanes"}
+    # The same shape with a mask per bit and per 4 bits: both get the finer one.
+    assert found["ok"].config == found["lanes"].config == sram.SramConfig(depth=16, width=8)
+    alone = {"modules": {"other": {"cells": {"lanes": lanes}}}}
+    config, = [m.config for m in sram.find_memories(alone)]
+    assert config == sram.SramConfig(depth=16, width=8, mask_bits=4)
+    assert config.name.endswith("_m4") and config.mask_pins == 2
     assert "asynchronous read" in found["async"].reason
     assert "transparent" in found["bypass"].reason
     assert "ROM" in found["rom"].reason
@@ -81,7 +89,8 @@ def test_memory_becomes_a_macro_and_simulates_at_gate_level(tmp_path):
     depth, width = 256, 32
     result = synthesize_amaranth(Buffer(depth, width), "buffer", tmp_path / "syn",
                                  progress=lambda line: None, reports=False)
-    config = sram.SramConfig(depth, width)
+    # Its write port enables bytes: a mask pin per byte.
+    config = sram.SramConfig(depth, width, mask_bits=8)
     top = result.modules["buffer"]
     assert top.macros == {config.name: 1}
     assert top.macro_area_um2 == pytest.approx(sram.sram_figures(config).area_um2, rel=1e-4)
@@ -89,7 +98,7 @@ def test_memory_becomes_a_macro_and_simulates_at_gate_level(tmp_path):
     assert top.flip_flops == 0 and top.cell_count < 20
     assert result.totals().area_um2 == pytest.approx(top.std_area_um2 + top.macro_area_um2)
     assert not result.warnings
-    assert "dcom_sram_256x32_1r1w mem (" in result.netlist.read_text()
+    assert "dcom_sram_256x32_1r1w_m8 mem (" in result.netlist.read_text()
 
     simulator, reason = available("icarus")
     if simulator is None:

@@ -114,6 +114,39 @@ def test_hierarchy_counts_each_module_once_and_multiplies(tmp_path):
     flat = synthesize([source], "top", tmp_path / "flat", flatten=True,
                       progress=lambda _: None, reports=False)
     assert set(flat.modules) == {"top"}
+    purged = synthesize([source], "top", tmp_path / "purged", flatten=True, purge_names=True,
+                        progress=lambda _: None, reports=False)
+    assert purged.modules["top"] == flat.modules["top"]
+    coarse = (tmp_path / "purged" / "yosys" / "coarse.ys").read_text()
+    assert coarse.index("flatten\nopt_clean -purge") < coarse.index("-run coarse:fine")
+
+
+def test_a_prebuilt_module_joins_the_netlist_unchanged(tmp_path):
+    """A module synthesized in an earlier run is a black box in the next one and its netlist
+    joins the result: same figures and timing as one run of the whole."""
+    leaf_source, top_source = tmp_path / "leaf.v", tmp_path / "top.v"
+    leaf_end = HIERARCHY.index("endmodule") + len("endmodule")
+    leaf_source.write_text(HIERARCHY[:leaf_end] + "\n")
+    top_source.write_text(HIERARCHY[leaf_end:])
+    quiet = {"progress": lambda _: None, "reports": False, "clock_period_ps": 1000}
+    whole_source = tmp_path / "whole.v"
+    whole_source.write_text(HIERARCHY)
+    whole = synthesize([whole_source], "top", tmp_path / "whole", **quiet)
+    leaf = synthesize([leaf_source], "leaf", tmp_path / "leaf", **quiet)
+    top = synthesize([top_source], "top", tmp_path / "top", prebuilt=leaf, **quiet)
+    assert top.instances() == whole.instances() == {"top": 1, "leaf": 2}
+    for name in ("top", "leaf"):
+        assert top.modules[name] == whole.modules[name]
+    netlist = top.netlist.read_text()
+    assert netlist.count("module leaf(") == netlist.count("module top(") == 1
+    assert analyze(top, 1000).register_path_ps == \
+        pytest.approx(analyze(whole, 1000).register_path_ps)
+
+    other = tmp_path / "tiny.lib"
+    other.write_text(TINY_LIBERTY)
+    with pytest.raises(ValueError, match="prebuilt='leaf' was mapped to .*allowed values"):
+        synthesize([top_source], "top", tmp_path / "mixed", liberty=other, prebuilt=leaf,
+                   progress=lambda _: None, reports=False)
 
 
 TINY_LIBERTY = """library (tiny) {

@@ -47,7 +47,7 @@ from dcom.isa import (FIELDS, INSTRUCTION_BITS, OPERANDS, SIDED_OPCODES, Instruc
                       Opcode, Status, elaborate_steps_interfere, elaborate_touches_writes_of,
                       instruction_class)
 
-__all__ = ["Controller", "FillSource", "JobKind", "COUNTER_BITS", "instruction_layout",
+__all__ = ["Controller", "FillLanes", "FillSource", "JobKind", "COUNTER_BITS", "instruction_layout",
            "controller_signature", "network_tag_layout"]
 
 COUNTER_BITS = 48
@@ -68,6 +68,25 @@ class FillSource(enum.Enum, shape=3):
     LO = 4
     ALONG_ROW = 5
     ALONG_COLUMN = 6
+
+
+class FillLanes(enum.Enum, shape=2):
+    """Which lanes of a word a fill writes: all of them, column 0 (a u-side chunk) or row 0
+    (a v-side chunk). Two bits travel to the tiles, which widen them (:meth:`mask`): a
+    64-bit mask would be one net for most of its bits, driving every row's register."""
+
+    ALL = 0
+    COL0 = 1
+    ROW0 = 2
+
+    @staticmethod
+    def mask(config: DcomConfig, lanes) -> Value:
+        """The ``P x Q``-bit lane mask of ``lanes`` (a value of this shape)."""
+        P, Q = config.grid_rows, config.grid_cols
+        col0 = sum(1 << (i * Q) for i in range(P))
+        row0 = (1 << Q) - 1
+        return Mux(lanes == FillLanes.ALL, (1 << (P * Q)) - 1,
+                   Mux(lanes == FillLanes.COL0, col0, row0))
 
 
 class JobKind(enum.Enum, shape=2):
@@ -114,7 +133,7 @@ def controller_signature(config: DcomConfig) -> wiring.Signature:
         "source": Out(16),
         "fill": Out(wiring.Signature({
             "valid": Out(1), "source": Out(FillSource), "addr": Out(addr),
-            "lanes": Out(config.macs_per_cluster), "row": Out(16), "col": Out(16),
+            "lanes": Out(FillLanes), "row": Out(16), "col": Out(16),
             "all_rows": Out(1), "all_cols": Out(1), "result_in_col0": Out(1)})),
         "clusters_idle": In(1),
         # Reduction network: the group the network takes (registered here), its results.
@@ -174,7 +193,7 @@ class Controller(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        R, C, P, Q = config.cluster_rows, config.cluster_cols, config.grid_rows, config.grid_cols
+        R, C = config.cluster_rows, config.cluster_cols
         S, B, W = config.acc_sets, config.batch, config.write_latency
         addr_bits = max(1, ceil_log2(config.buffer_depth))
         layout = instruction_layout()
@@ -486,20 +505,18 @@ class Controller(wiring.Component):
         split_wait = Signal(range(config.norm_split_latency + 1))
         m.d.comb += self.reciprocal.eq(reciprocal)
 
-        def fill_words(source_, addr_, lanes_=-1, row=None, col=None):
+        def fill_words(source_, addr_, lanes_=FillLanes.ALL, row=None, col=None):
             return [fill.valid.eq(1), fill.source.eq(source_), fill.addr.eq(addr_),
                     fill.lanes.eq(lanes_),
                     fill.all_rows.eq(row is None), fill.row.eq(0 if row is None else row),
                     fill.all_cols.eq(col is None), fill.col.eq(0 if col is None else col)]
 
-        col0_lanes = sum(1 << (i * Q) for i in range(P))
-        row0_lanes = (1 << Q) - 1
         in_col0 = (result.kind == JobKind.MV) | ((result.kind == JobKind.PROJ) & result.side_v)
         with m.If(self.result_valid & (result.kind != JobKind.NORM)):
             everywhere = result.kind == JobKind.PROJ
             m.d.comb += [fill.valid.eq(1), fill.source.eq(FillSource.RESULT),
                          fill.addr.eq(result.addr), fill.result_in_col0.eq(in_col0),
-                         fill.lanes.eq(Mux(in_col0, col0_lanes, row0_lanes)),
+                         fill.lanes.eq(Mux(in_col0, FillLanes.COL0, FillLanes.ROW0)),
                          fill.all_rows.eq(everywhere), fill.all_cols.eq(everywhere),
                          fill.row.eq(result.row), fill.col.eq(result.col)]
 

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from dcom.config import DcomConfig
 from dcom.hw.cluster import Cluster, cluster_signature
+from dcom.hw.controller import FillLanes
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 
 __all__ = ["Tile", "TILE_MODULE"]
@@ -31,7 +32,8 @@ class Tile(wiring.Component):
     row_bus_in, row_take, row_bus_out : a chain along the cluster row; a tile whose
         ``row_take`` is high puts its read word on the bus, the others pass it on.
     col_bus_in, col_take, col_bus_out : the same along the cluster column.
-    fill_valid, fill_addr, fill_lanes : the cluster's fill port.
+    fill_valid, fill_addr, fill_lanes : the cluster's fill port; ``fill_lanes`` is a
+        :class:`~dcom.hw.controller.FillLanes` pattern, widened here to the lane mask.
     fill_word, row_word, col_word, fill_from_row, fill_from_col : the fill data is
         ``row_word`` (the row bus) when ``fill_from_row``, ``col_word`` (the column bus) when
         ``fill_from_col``, else ``fill_word``.
@@ -52,7 +54,7 @@ class Tile(wiring.Component):
             "read_valid": In(1), "read_addr": In(addr),
             "row_bus_in": In(word), "row_take": In(1), "row_bus_out": Out(word),
             "col_bus_in": In(word), "col_take": In(1), "col_bus_out": Out(word),
-            "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(fill["lanes"].shape),
+            "fill_valid": In(1), "fill_addr": In(addr), "fill_lanes": In(FillLanes),
             "fill_word": In(word), "row_word": In(word), "col_word": In(word),
             "fill_from_row": In(1), "fill_from_col": In(1),
             "acc_read": cluster["acc_read"], "partial_rows": In(1),
@@ -73,7 +75,7 @@ class Tile(wiring.Component):
             self.row_bus_out.eq(Mux(self.row_take, read_word, self.row_bus_in)),
             self.col_bus_out.eq(Mux(self.col_take, read_word, self.col_bus_in)),
             cluster.fill.valid.eq(self.fill_valid), cluster.fill.addr.eq(self.fill_addr),
-            cluster.fill.lanes.eq(self.fill_lanes),
+            cluster.fill.lanes.eq(FillLanes.mask(config, self.fill_lanes)),
             cluster.fill.data.eq(Mux(self.fill_from_row, self.row_word,
                                      Mux(self.fill_from_col, self.col_word, self.fill_word))),
             cluster.acc_read.eq(self.acc_read),

@@ -20,7 +20,7 @@ from amaranth.utils import ceil_log2
 
 from dcom.config import DcomConfig
 from dcom.hw.cluster import command_layout
-from dcom.hw.controller import Controller, FillSource, network_tag_layout
+from dcom.hw.controller import Controller, FillLanes, FillSource, network_tag_layout
 from dcom.hw.fp import FPAdder, FPConvert, canonical_nan, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.host import HostPort, host_signature
@@ -42,7 +42,7 @@ def _row_layout(config: DcomConfig) -> data.StructLayout:
         "acc_set": max(1, ceil_log2(config.acc_sets)), "partial_rows": 1,
         "source": 16,
         "fill_valid": 1, "fill_all_cols": 1, "fill_col": 16, "fill_addr": addr,
-        "fill_lanes": config.macs_per_cluster, "fill_from_row": 1, "fill_from_col": 1,
+        "fill_lanes": FillLanes, "fill_from_row": 1, "fill_from_col": 1,
     })
 
 

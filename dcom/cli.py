@@ -1,4 +1,4 @@
-"""The ``dcom`` command line: ``generate``, ``regress``, ``synth`` and ``perf``."""
+"""The ``dcom`` command line: ``generate``, ``regress``, ``synth``, ``perf`` and ``decompose``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dcom.config import ConfigError, DcomConfig, parse_dims
+from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL
 
 __all__ = ["main", "config_from_args"]
 
@@ -43,6 +44,22 @@ def _add_config_options(parser: argparse.ArgumentParser, description: str | None
                        help=f"clock for performance and power figures (default {_DEFAULTS.clock_mhz:g})")
 
 
+def _adapt_expansion(values: dict) -> None:
+    """Without an expansion factor given, take the largest power of two up to the default that
+    divides the cluster count (the default f = 8 needs at least 8 clusters), and say so."""
+    rows = values.get("cluster_rows", _DEFAULTS.cluster_rows)
+    cols = values.get("cluster_cols", _DEFAULTS.cluster_cols)
+    if "expansion" in values or not all(isinstance(v, int) and v >= 1 for v in (rows, cols)):
+        return
+    expansion = _DEFAULTS.expansion
+    while (rows * cols) % expansion:
+        expansion //= 2
+    if expansion != _DEFAULTS.expansion:
+        values["expansion"] = expansion
+        print(f"note: {rows}x{cols} clusters allow no expansion factor of "
+              f"{_DEFAULTS.expansion}; using --expansion {expansion}", file=sys.stderr)
+
+
 def config_from_args(args: argparse.Namespace) -> DcomConfig:
     """Build the configuration from ``--config`` and the individual options.
 
@@ -53,12 +70,19 @@ def config_from_args(args: argparse.Namespace) -> DcomConfig:
     """
     values = {}
     if args.config is not None:
+        path = args.config
         try:
-            values.update(json.loads(args.config.read_text()))
-        except FileNotFoundError:
-            raise ConfigError("--config", str(args.config), "an existing JSON file") from None
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            raise ConfigError("--config", str(path), "a readable JSON file") from None
+        except UnicodeDecodeError:
+            raise ConfigError("--config", str(path), "a UTF-8 JSON file") from None
         except json.JSONDecodeError as exc:
-            raise ConfigError("--config", str(args.config), f"valid JSON ({exc})") from None
+            raise ConfigError("--config", str(path), f"valid JSON ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError("--config", f"{path} (a JSON {type(loaded).__name__})",
+                              "a JSON object of DcomConfig fields, e.g. {\"expansion\": 4}")
+        values.update(loaded)
     if args.clusters is not None:
         values["cluster_rows"], values["cluster_cols"] = parse_dims(args.clusters, "--clusters")
     if args.grid is not None:
@@ -66,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> DcomConfig:
     for name in _FIELD_OPTIONS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
+    _adapt_expansion(values)
     return DcomConfig.from_dict(values)
 
 
@@ -154,6 +179,31 @@ def _build_parser() -> argparse.ArgumentParser:
     work.add_argument("--rank", type=int, default=10, help="decomposition rank (default 10)")
     work.add_argument("--steps", type=int, metavar="K",
                       help="Lanczos steps (default min(2 rank, S, H))")
+
+    dec = sub.add_parser(
+        "decompose", help="the truncated SVD of your own matrix on a chosen engine",
+        description="Rank-r truncated SVD of a matrix by Lanczos bidiagonalization on one or "
+                    "more engines (float64 reference, golden model, ISA simulator, RTL on "
+                    "Verilator or Icarus): writes U, s, Vt and a report against LAPACK, with "
+                    "the cycles and time on the configuration.")
+    dec.add_argument("matrix", type=Path,
+                     help="the matrix: .npy, .npz (its only array, or the one named A) or .csv")
+    dec.add_argument("--rank", type=int, required=True, help="singular triplets to compute")
+    dec.add_argument("--steps", type=int, metavar="K",
+                     help="Lanczos steps, rank <= K <= min(rows, cols) (default min(2 rank, "
+                          "rows, cols))")
+    dec.add_argument("--engine", default="golden", metavar="NAMES",
+                     help="comma-separated engines, from float64, golden, isa, verilator, "
+                          "icarus (default golden); hardware engines run with more than one are "
+                          "compared word for word")
+    dec.add_argument("--seed", type=int, default=0, help="seeds the start vector (default 0)")
+    dec.add_argument("--breakdown-tol", type=float, default=DEFAULT_BREAKDOWN_TOL, metavar="TOL",
+                     help="absolute breakdown threshold of the hardware engines, >= 2**-15 "
+                          f"(default {DEFAULT_BREAKDOWN_TOL:g})")
+    dec.add_argument("--out", type=Path, default=Path("out/decompose"), metavar="DIR",
+                     help="folder for factors-<engine>.npz and the report (default "
+                          "out/decompose)")
+    _add_config_options(dec)
     return parser
 
 
@@ -180,12 +230,58 @@ def _synth(config: DcomConfig, args: argparse.Namespace, parser) -> int:
     return 0
 
 
+def _decompose(config: DcomConfig, args: argparse.Namespace, parser) -> int:
+    from dcom.matrix_svd import decompose, load_matrix, write_decomposition
+    from dcom.simulators import SimulatorUnavailable
+    from dcom.sw import CompileError, HardwareOverflowError, InputError
+    from dcom.tb.cosim import CocotbFailure
+
+    def progress(line):
+        print(f"dcom decompose: {line}", flush=True)
+
+    try:
+        a = load_matrix(args.matrix)
+        result = decompose(a, args.rank, k=args.steps, engines=args.engine, config=config,
+                           seed=args.seed, breakdown_tol=args.breakdown_tol, progress=progress)
+    except (InputError, CompileError) as exc:
+        parser.exit(2, f"dcom decompose: error: {exc}\n")
+    except (HardwareOverflowError, SimulatorUnavailable, CocotbFailure) as exc:
+        parser.exit(1, f"dcom decompose: error: {exc}\n")
+    data = write_decomposition(result, args.out, source=str(args.matrix))
+    print(f"rank {result.rank}, k = {result.steps}; optimal rank-{result.rank} error "
+          f"{data['optimal_error']:.4g}")
+    for name, run in data["engines"].items():
+        worst = run["max_singular_value_error"]
+        print(f"  {name:<9} {run['triplets']} triplets, reconstruction error "
+              f"{run['reconstruction_error']:.4g} (excess {run['excess_error']:.2g}), "
+              f"max singular-value error {worst if worst is None else f'{worst:.2g}'}"
+              + (f", breakdown ({run['breakdown']}) at step {run['breakdown_step']}"
+                 if run["breakdown"] else ""))
+    for comparison in data["comparisons"]:
+        print(f"  {' vs '.join(comparison['engines'])}: "
+              f"{'identical, word for word' if comparison['identical'] else 'DIFFERENT'}")
+    if data["cycles"]:
+        print(f"  {data['cycles']:,} cycles on {config.describe()}: "
+              f"{data['modelled_seconds'] * 1e6:,.1f} us at {config.clock_mhz:g} MHz")
+    print(f"  factors and report in {args.out}")
+    if not all(c["identical"] for c in data["comparisons"]):
+        return 1
+    if any(run["triplets"] < result.rank for run in data["engines"].values()):
+        print(f"dcom decompose: warning: fewer than {result.rank} triplets (breakdown): the "
+              "matrix has lower numerical rank, or --breakdown-tol is too large for its scale",
+              file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dcom`` command."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
+        out = getattr(args, "out", None)
+        if out is not None and out.exists() and not out.is_dir():
+            raise ConfigError("--out", str(out), "a folder, existing or new (this is a file)")
         if args.command == "regress":
             from dcom.tb.regress import regress
             chosen = any(getattr(args, name) is not None for name in _CONFIG_OPTIONS)
@@ -210,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             except (InputError, CompileError) as exc:
                 parser.exit(2, f"dcom perf: error: {exc}\n")
             return 0
+        if args.command == "decompose":
+            return _decompose(config, args, parser)
         return _synth(config, args, parser)
     except ConfigError as exc:
         parser.exit(2, f"dcom {args.command}: error: {exc}\n")

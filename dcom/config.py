@@ -70,6 +70,15 @@ class ConfigError(ValueError):
         super().__init__(f"{parameter}={value!r} is not allowed; allowed values: {allowed}")
 
 
+#: Largest depth of a memory: its words are addressed by the instructions' 16-bit fields.
+MAX_DEPTH = 1 << 16
+#: Most pipeline stages of an FP unit (an FP32 adder has about a dozen gate levels a stage
+#: apart at this count already).
+MAX_STAGES = 16
+#: Clock range accepted for performance and power figures, in MHz.
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1.0, 100_000.0
+
+
 def _is_pow2(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
 
@@ -161,11 +170,15 @@ class DcomConfig:
     clock_mhz: float = 1000.0
 
     def __post_init__(self):
-        for name in ("cluster_rows", "cluster_cols", "buffer_depth", "bank_depth",
-                     "broadcast_depth", "program_depth"):
+        for name in ("cluster_rows", "cluster_cols"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ConfigError(name, value, "integers >= 1")
+        for name in ("buffer_depth", "bank_depth", "broadcast_depth", "program_depth"):
+            value = getattr(self, name)
+            if not _is_int(value) or not 1 <= value <= MAX_DEPTH:
+                raise ConfigError(name, value, f"integers from 1 to {MAX_DEPTH} (the "
+                                               "instructions' 16-bit address fields)")
         for name in ("grid_rows", "grid_cols"):
             value = getattr(self, name)
             if not _is_int(value) or not _is_pow2(value):
@@ -185,13 +198,14 @@ class DcomConfig:
             raise ConfigError("acc_sets", self.acc_sets, "integers from 1 to 64")
         for name in ("mul_stages", "add_stages", "acc_stages"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 0:
-                raise ConfigError(name, value, "integers >= 0")
+            if not _is_int(value) or not 0 <= value <= MAX_STAGES:
+                raise ConfigError(name, value, f"integers from 0 to {MAX_STAGES}")
         if not isinstance(self.tree_registers, bool):
             raise ConfigError("tree_registers", self.tree_registers, "True, False")
         if (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float))
-                or not math.isfinite(self.clock_mhz) or self.clock_mhz <= 0):
-            raise ConfigError("clock_mhz", self.clock_mhz, "finite numbers > 0")
+                or not MIN_CLOCK_MHZ <= self.clock_mhz <= MAX_CLOCK_MHZ):
+            raise ConfigError("clock_mhz", self.clock_mhz,
+                              f"numbers from {MIN_CLOCK_MHZ:g} to {MAX_CLOCK_MHZ:g} (MHz)")
 
     # Derived quantities: the only place they are computed.
 
@@ -257,9 +271,9 @@ class DcomConfig:
     @property
     def scalar_latency(self) -> int:
         """Cycles of one square root or reciprocal of the scalar unit (``dcom.hw.scalar``, FP32
-        in every configuration): one to load the operand, then one per result bit -- the
-        24-bit significand, a guard bit and an integer bit."""
-        return 1 + FORMATS["fp32"].man_bits + 3
+        in every configuration): one to load the operand, one per result bit -- the 24-bit
+        significand, a guard bit and an integer bit -- and one to round."""
+        return 1 + FORMATS["fp32"].man_bits + 3 + 1
 
     @property
     def batch(self) -> int:

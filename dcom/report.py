@@ -145,6 +145,18 @@ class Histogram:
         return path
 
 
+def _strict(value):
+    """``value`` with every non-finite float replaced by None, so that the JSON is strict (no
+    ``NaN`` or ``Infinity``, which most JSON readers refuse)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
+
+
 def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
@@ -181,7 +193,7 @@ def write_report(out_dir: str | Path, name: str, title: str, data: dict,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / f"{name}.json"
-    json_path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    json_path.write_text(json.dumps(_strict(data), indent=2, default=str, allow_nan=False) + "\n")
     chart_paths = [chart.save(out_dir / f"{name}-{chart.slug}.png") for chart in charts]
     parts = [f"# {title}", ""]
     parts += [f"{note}\n" for note in notes]

@@ -83,14 +83,14 @@ class ScalarUnit(wiring.Component):
     done : Signal(1), out
         One-cycle pulse: ``result`` is ready.
     result : Signal(32), out
-        ``sqrt(a)`` or ``1/a`` in FP32.
+        ``sqrt(a)`` or ``1/a`` in FP32, registered.
     latency : int
-        Cycles from ``start`` to ``done`` (27, both operations).
+        Cycles from ``start`` to ``done`` (28, both operations).
     """
 
     #: Cycles from start to done, both operations: one to load the operand, one per result
-    #: bit.
-    latency = 1 + RESULT_BITS
+    #: bit, one to round.
+    latency = 1 + RESULT_BITS + 1
 
     def __init__(self):
         super().__init__({
@@ -123,10 +123,13 @@ class ScalarUnit(wiring.Component):
         rem = Signal(rem_width, reset_less=True)
         quotient = Signal(bits, reset_less=True)
         steps_left = Signal(range(bits + 1))
+        # High in the cycle after the last step: the result is being rounded.
+        rounding = Signal()
+        stepping = steps_left != 0
         is_sqrt = op == ScalarOp.SQRT
 
-        m.d.comb += self.busy.eq(steps_left != 0)
-        m.d.sync += self.done.eq(steps_left == 1)
+        m.d.comb += self.busy.eq(stepping | rounding)
+        m.d.sync += [rounding.eq(steps_left == 1), self.done.eq(rounding)]
 
         # Loading: unpack and normalize the operand to S * 2**E, S in [1, 2).
         x = _Operand(m, FP32, self.a, "a")
@@ -165,7 +168,7 @@ class ScalarUnit(wiring.Component):
         # A set top bit of 2**(len(shifted)) + shifted - trial means the trial value fits.
         difference = _wire(m, "difference", Cat(shifted, 1) - trial)
         fits = difference[len(shifted)]
-        with m.If(self.busy):
+        with m.If(stepping):
             m.d.sync += [
                 rem.eq(Mux(fits, difference, shifted)[:rem_width]),
                 quotient.eq(Cat(fits, quotient)),
@@ -181,8 +184,9 @@ class ScalarUnit(wiring.Component):
         norm = _wire(m, "norm", Mux(top, quotient[1:], quotient[:-1]))
         sticky = _wire(m, "sticky", rem.any() | (top & quotient[0]))
         finite = _round_to_nearest_even(FP32, sign, _wire(m, "top_exp", exp + top), norm, sticky)
-        m.d.comb += self.result.eq(
-            Mux(nan, FP32.quiet_nan,
-                Mux(inf, _infinity(FP32, sign),
-                    Mux(zero, Cat(Const(0, FP32.width - 1), sign), finite))))
+        with m.If(rounding):
+            m.d.sync += self.result.eq(
+                Mux(nan, FP32.quiet_nan,
+                    Mux(inf, _infinity(FP32, sign),
+                        Mux(zero, Cat(Const(0, FP32.width - 1), sign), finite))))
         return m

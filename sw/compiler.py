@@ -241,6 +241,21 @@ class CompiledLanczos:
         return LanczosInfo(alphas.copy(), betas.copy(), len(alphas), breakdown, step,
                            u_basis[:, :len(alphas)], v_basis[:, :v_count])
 
+    def breakdown_stop(self, info: LanczosInfo) -> tuple[Status, int] | None:
+        """Where this program stops for the run ``info`` describes: ``(Status.BREAKDOWN, pc
+        of the NORM that found it)``, or None if every step ran (the inverse of
+        :meth:`extract`'s reading of the stop, for :func:`dcom.sw.cycles.program_cycles`)."""
+        if info.breakdown is None:
+            return None
+        results = {"start": 0, "alpha": 2 * info.breakdown_step + 1,
+                   "beta": 2 * info.breakdown_step + 2}[info.breakdown]
+        pcs = [pc for pc, ins in enumerate(self.program)
+               if ins.op == Opcode.NORM and ins.m == results]
+        if len(pcs) != 1:
+            raise InputError("info", f"a {info.breakdown} breakdown at step "
+                             f"{info.breakdown_step}", f"a stop of this {self.steps}-step program")
+        return Status.BREAKDOWN, pcs[0]
+
     def _bases(self, banks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stored bases as ``M x (B_u Q)`` and ``N x (B_v P)`` float16 arrays."""
         cfg, mapping = self.config, self.mapping
@@ -381,6 +396,18 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
                            u_slots, v_slots, u_blocks, v_blocks)
 
 
+def prepare_lanczos(A, rank: int, k: int | None, config: DcomConfig | None, seed,
+                    breakdown_tol: float) -> tuple[CompiledLanczos, np.ndarray, int, float]:
+    """Check the arguments of a compiled Lanczos run (as :func:`isa_lanczos` takes them) and
+    compile it; ``(compiled, bank images, rank, breakdown threshold)``."""
+    a, rank, steps = check_lanczos_args(A, rank, k)
+    config = DcomConfig() if config is None else config
+    tol = check_float(breakdown_tol, "breakdown_tol", MIN_BREAKDOWN_TOL)
+    compiled = compile_lanczos(config, *a.shape, steps)
+    images = compiled.bank_images(TiledMatrix(a, config).values, start_vector(a.shape[1], seed))
+    return compiled, images, rank, tol
+
+
 def isa_lanczos(A, rank: int, k: int | None = None, *, config: DcomConfig | None = None,
                 seed=0, breakdown_tol: float = DEFAULT_BREAKDOWN_TOL, return_info: bool = False):
     """Truncated SVD by Lanczos bidiagonalization, compiled and run on the ISA simulator.
@@ -425,14 +452,9 @@ def isa_lanczos(A, rank: int, k: int | None = None, *, config: DcomConfig | None
     InputError
         On a bad argument.
     """
-    a, rank, steps = check_lanczos_args(A, rank, k)
-    config = DcomConfig() if config is None else config
-    tol = check_float(breakdown_tol, "breakdown_tol", MIN_BREAKDOWN_TOL)
-    matrix = TiledMatrix(a, config)
-    compiled = compile_lanczos(config, *a.shape, steps)
-    start = start_vector(a.shape[1], seed)
-    sim = IsaSimulator(config)
-    sim.write_banks(compiled.bank_images(matrix.values, start))
+    compiled, images, rank, tol = prepare_lanczos(A, rank, k, config, seed, breakdown_tol)
+    sim = IsaSimulator(compiled.config)
+    sim.write_banks(images)
     status = sim.run(compiled.program, tol)
     stop_pc = sim.stop_pc
     if status == Status.BREAKDOWN:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from dcom.config import DcomConfig
 from dcom.isa import HostError, Instruction, Register, Space, Status
@@ -24,11 +24,20 @@ class HostDriver:
 
     Call :meth:`reset` once the clock runs. Every method returns at a falling edge, the point
     where the next request is driven.
+
+    Parameters
+    ----------
+    dut
+        The top level's cocotb handle.
+    config : DcomConfig
+    clock_period_ns : float
+        Period of the clock the bench drives (for :meth:`wait`'s time limit).
     """
 
-    def __init__(self, dut, config: DcomConfig):
+    def __init__(self, dut, config: DcomConfig, clock_period_ns: float):
         self.dut = dut
         self.config = config
+        self.clock_period_ns = clock_period_ns
 
     async def reset(self) -> None:
         dut = self.dut
@@ -98,17 +107,28 @@ class HostDriver:
     async def start(self) -> None:
         await self.write_register(Register.START, 1)
 
-    async def wait(self, max_cycles: int, poll: int = 64) -> Status:
-        """Wait until the program stops; its status. Raises after ``max_cycles`` cycles."""
-        waited = 0
-        while int(self.dut.busy.value):
-            if waited > max_cycles:
-                raise ProgramTimeout(f"program still running after {waited} cycles")
-            for _ in range(poll):
-                await RisingEdge(self.dut.clk)
-            waited += poll
-            await FallingEdge(self.dut.clk)
+    async def wait(self, max_cycles: int) -> Status:
+        """Wait until the program stops; its status. Raises after ``max_cycles`` cycles.
+
+        Waits for ``busy`` to fall rather than cycle by cycle, so that the simulator runs the
+        program without calling back into Python every cycle.
+        """
+        if int(self.dut.busy.value):
+            limit = Timer(max_cycles * self.clock_period_ns, unit="ns")
+            if await First(FallingEdge(self.dut.busy), limit) is limit:
+                raise ProgramTimeout(f"program still running after {max_cycles} cycles")
+        await FallingEdge(self.dut.clk)
         return Status(await self.read_register(Register.STATUS))
+
+    async def run(self, images, program, tol: float, max_cycles: int) -> tuple[Status, int]:
+        """Load ``images`` into the banks and ``program``, set the breakdown threshold, start,
+        and wait for the stop; ``(status, stop pc)``."""
+        await self.load_banks(images)
+        await self.load_program(program)
+        await self.set_tol(tol)
+        await self.start()
+        status = await self.wait(max_cycles)
+        return status, await self.read_register(Register.STOP_PC)
 
     async def host_error(self) -> HostError:
         return HostError(await self.read_register(Register.HOST_ERROR))

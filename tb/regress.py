@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from dcom.config import DcomConfig
-from dcom.simulators import SIMULATORS
+from dcom.simulators import SIMULATORS, available
 
 __all__ = ["regress", "summarize_junit", "CONFIG_ENV"]
 
@@ -56,7 +56,17 @@ def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
     -------
     int
         pytest's exit status (0 when everything that ran passed).
+
+    Raises
+    ------
+    SystemExit
+        If the test suite is missing, or ``sim`` names a simulator that is not installed (with
+        ``"all"``, a missing one is skipped and the summary says so).
     """
+    if sim != "all":
+        simulator, reason = available(sim)
+        if simulator is None:
+            raise SystemExit(f"dcom regress: error: --sim {sim}: {reason}")
     if not TESTS_DIR.is_dir():
         raise SystemExit(f"dcom regress needs the test suite from the dcom source tree "
                          f"(looked for {TESTS_DIR})")

@@ -45,10 +45,10 @@ def config_from_env() -> DcomConfig:
     return DcomConfig.from_dict(json.loads(os.environ["DCOM_CONFIG"]))
 
 
-async def _host(dut) -> tuple[HostDriver, np.random.Generator]:
+async def start_host(dut) -> tuple[HostDriver, np.random.Generator]:
     config = config_from_env()
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
-    host = HostDriver(dut, config)
+    host = HostDriver(dut, config, CLOCK_PERIOD_NS)
     await host.reset()
     return host, np.random.default_rng(cocotb.RANDOM_SEED)
 
@@ -93,7 +93,7 @@ def memory_paths_program(config: DcomConfig) -> list[Instruction]:
 @cocotb.test()
 async def memory_paths(dut):
     """Banks to clusters and back (LOAD, STORE), ZERO, and the broadcast copies (BCAST)."""
-    host, rng = await _host(dut)
+    host, rng = await start_host(dut)
     config = host.config
     R, C = config.cluster_rows, config.cluster_cols
     lanes = config.macs_per_cluster
@@ -128,7 +128,7 @@ async def memory_paths(dut):
 async def bad_programs_and_requests(dut):
     """Unknown opcodes, out-of-range addresses, a missing HALT and refused host requests end
     in the documented states, never a hang."""
-    host, _ = await _host(dut)
+    host, _ = await start_host(dut)
     config = host.config
     D = config.buffer_depth
     cases = [
@@ -221,12 +221,7 @@ async def _run_on_both(host: HostDriver, sim: IsaSimulator, images, program, tol
     the status and stop pc."""
     sim.write_banks(images)
     expected = sim.run(program, tol)
-    await host.load_banks(images)
-    await host.load_program(program)
-    await host.set_tol(tol)
-    await host.start()
-    status = await host.wait(max_cycles)
-    stop_pc = await host.read_register(Register.STOP_PC)
+    status, stop_pc = await host.run(images, program, tol, max_cycles)
     assert (status, stop_pc) == (expected, sim.stop_pc), \
         f"RTL stopped with {status.name} at pc {stop_pc}, ISA simulator with " \
         f"{Status(expected).name} at pc {sim.stop_pc}"
@@ -251,7 +246,7 @@ async def _compare_state(host: HostDriver, sim: IsaSimulator, bank_words: range,
 async def lanczos_program(dut):
     """A compiled Lanczos bidiagonalization: every stored word of U and V, every alpha and beta
     bit-exact against the ISA simulator; singular values near LAPACK's."""
-    host, _ = await _host(dut)
+    host, _ = await start_host(dut)
     config = host.config
     case = json.loads(os.environ["DCOM_LANCZOS"])
     rows, cols, steps, seed = case["rows"], case["cols"], case["steps"], case["seed"]
@@ -294,7 +289,7 @@ async def random_programs(dut):
     """The controller fuzzer: random valid programs over random banks with special values, on
     the RTL and the ISA simulator; banks, buffers (dumped to the banks), broadcast memory,
     status and stop pc compared after every program. Records each program's cycle counters."""
-    host, rng = await _host(dut)
+    host, rng = await start_host(dut)
     config = host.config
     programs = int(os.environ.get("DCOM_FUZZ_PROGRAMS", "4"))
     sim = IsaSimulator(config)      # like the RTL, it keeps its buffers from program to program

@@ -3,7 +3,8 @@
 Options
 -------
 ``--sim verilator|icarus|all``
-    Simulators the cocotb tests run on (default: all; a missing one is skipped with the reason).
+    Simulators the cocotb tests run on (default: all; a missing one is skipped with the reason,
+    but one asked for by name fails the tests that need it).
 ``--waves``
     Record waveforms in cocotb tests (same as ``DCOM_WAVES=1``).
 ``--seed N``
@@ -43,9 +44,12 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture
 def sim(request):
-    """Name of the simulator this test runs on; skips when it is not installed."""
+    """Name of the simulator this test runs on; skips when it is not installed, unless it was
+    asked for by name (``--sim icarus``), when a skip would pass for success."""
     simulator, reason = available(request.param)
     if simulator is None:
+        if request.config.getoption("--sim") == request.param:
+            pytest.fail(f"--sim {request.param}: {reason}", pytrace=False)
         pytest.skip(reason)
     return request.param
 

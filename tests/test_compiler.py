@@ -7,7 +7,7 @@ import pytest
 from dcom.config import DcomConfig
 from dcom.isa import Instruction, Opcode, ResultIndex, Side, Status
 from dcom.sw import HardwareOverflowError, InputError, hw_lanczos_bidiag
-from dcom.sw.compiler import CompileError, compile_lanczos, isa_lanczos
+from dcom.sw.compiler import CompileError, _instruction, compile_lanczos, isa_lanczos
 from dcom.sw.fparith import round_to, to_bits
 from dcom.sw.isasim import IsaSimulator, check_instruction
 
@@ -186,7 +186,7 @@ def test_bank_images_fill_the_buffers_as_documented():
     (dict(broadcast_depth=15), (64, 64), 8, "broadcast_depth", 16),
     (dict(program_depth=100), (64, 64), 8, "program_depth", None),
     (dict(cluster_rows=1, cluster_cols=1, grid_rows=1, grid_cols=1, expansion=1,
-          buffer_depth=1 << 17, bank_depth=1 << 17), (300, 300), 2, "LOAD.n", 90300),
+          buffer_depth=1 << 16, bank_depth=1 << 16), (300, 300), 2, "buffer_depth", 92404),
 ])
 def test_refusals_name_the_parameter_and_both_values(changes, shape, steps, parameter, needed):
     cfg = config(2, 2, 2, 2, 2).replace(**changes)
@@ -198,6 +198,16 @@ def test_refusals_name_the_parameter_and_both_values(changes, shape, steps, para
     message = str(err.value)
     assert str(err.value.needed) in message and str(err.value.available) in message
     assert parameter.split(".")[-1] in message
+
+
+def test_a_field_too_narrow_is_named():
+    # Memories of at most 2**16 words keep compiled fields in range; the check stays for
+    # programs built by hand.
+    with pytest.raises(CompileError, match=r"field n of LOAD would need 90300, beyond its 16 "
+                                           r"bits \(at most 65535\)") as err:
+        _instruction(Opcode.LOAD, n=90300)
+    assert (err.value.parameter, err.value.needed, err.value.available) == ("LOAD.n", 90300,
+                                                                            65535)
 
 
 def test_design_point_holds_4096_by_4096_and_refuses_a_smaller_bank():

@@ -21,10 +21,11 @@ def test_defaults_are_the_papers_design_point():
     ("cluster_cols", -3, "integers >= 1"),
     ("cluster_rows", 2.0, "integers >= 1"),
     ("cluster_rows", True, "integers >= 1"),
-    ("buffer_depth", 0, "integers >= 1"),
-    ("bank_depth", -1, "integers >= 1"),
-    ("broadcast_depth", 0, "integers >= 1"),
-    ("program_depth", 0, "integers >= 1"),
+    ("buffer_depth", 0, "integers from 1 to 65536"),
+    ("buffer_depth", 10 ** 12, "integers from 1 to 65536"),
+    ("bank_depth", -1, "integers from 1 to 65536"),
+    ("broadcast_depth", 0, "integers from 1 to 65536"),
+    ("program_depth", 65537, "integers from 1 to 65536"),
     ("grid_rows", 0, "powers of two"),
     ("grid_rows", 6, "powers of two"),
     ("grid_cols", 12, "powers of two"),
@@ -36,11 +37,14 @@ def test_defaults_are_the_papers_design_point():
     ("expansion", 3, "powers of two that divide the 256 clusters"),
     ("expansion", 512, "powers of two that divide the 256 clusters"),
     ("expansion", 0, "powers of two that divide the 256 clusters"),
-    ("mul_stages", -1, "integers >= 0"),
-    ("add_stages", 1.5, "integers >= 0"),
+    ("mul_stages", -1, "integers from 0 to 16"),
+    ("mul_stages", 100000, "integers from 0 to 16"),
+    ("add_stages", 1.5, "integers from 0 to 16"),
     ("tree_registers", 1, "True, False"),
-    ("clock_mhz", 0, "finite numbers > 0"),
-    ("clock_mhz", float("inf"), "finite numbers > 0"),
+    ("clock_mhz", 0, "numbers from 1 to 100000 (MHz)"),
+    ("clock_mhz", 1e-320, "numbers from 1 to 100000 (MHz)"),
+    ("clock_mhz", float("inf"), "numbers from 1 to 100000 (MHz)"),
+    ("clock_mhz", float("nan"), "numbers from 1 to 100000 (MHz)"),
 ])
 def test_bad_values_are_refused_naming_parameter_and_allowed(parameter, value, allowed):
     with pytest.raises(ConfigError) as info:
@@ -91,3 +95,42 @@ def test_cli_reports_bad_values_and_exits_2(capsys):
         main(["generate", "--grid", "8x6"])
     assert info.value.code == 2
     assert "grid_cols=6 is not allowed; allowed values: powers of two" in capsys.readouterr().err
+
+
+def test_expansion_default_adapts_to_a_small_array(capsys):
+    """The README's ``dcom regress --clusters 2x2 --grid 4x4``: f = 8 needs 8 clusters, so the
+    default becomes the largest that fits, with a note; a given f is never changed."""
+    cfg = config_from_args(_build_parser().parse_args(["perf", "--clusters", "2x2"]))
+    assert cfg.expansion == 4
+    assert "using --expansion 4" in capsys.readouterr().err
+    assert config_from_args(_build_parser().parse_args(["perf", "--clusters", "3x1"])).expansion == 1
+    with pytest.raises(ConfigError, match="expansion=8"):
+        config_from_args(_build_parser().parse_args(["perf", "--clusters", "2x2",
+                                                     "--expansion", "8"]))
+
+
+@pytest.mark.parametrize("content, allowed", [
+    ("[1, 2]", "a JSON object"), ("3", "a JSON object"), ("null", "a JSON object"),
+    (b"\xff\xfe{", "a UTF-8 JSON file"), ("{", "valid JSON"), (None, "a readable JSON file"),
+])
+def test_bad_config_files_are_refused(tmp_path, content, allowed):
+    path = tmp_path / "cfg.json"
+    if content is None:
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match="--config") as info:
+        config_from_args(_build_parser().parse_args(["perf", "--config", str(path)]))
+    assert allowed in str(info.value)
+
+
+def test_out_naming_a_file_is_refused(tmp_path, capsys):
+    from dcom.cli import main
+    taken = tmp_path / "report.txt"
+    taken.write_text("")
+    with pytest.raises(SystemExit) as info:
+        main(["perf", "--out", str(taken)])
+    assert info.value.code == 2
+    assert "--out=" in capsys.readouterr().err

@@ -42,3 +42,11 @@ def test_histogram_with_weights_and_a_marker(tmp_path):
     assert [p.name for p in files.charts] == ["timing-endpoint-slack.png"]
     assert files.charts[0].read_bytes()[:4] == b"\x89PNG"
     assert "![Endpoint slack](timing-endpoint-slack.png)" in files.markdown.read_text()
+
+
+def test_json_is_strict(tmp_path):
+    """Non-finite figures (e.g. a time at a vanishing clock) are written as null."""
+    data = {"seconds": float("inf"), "ratios": [1.5, float("nan")], "nested": {"x": -float("inf")}}
+    files = write_report(tmp_path, "strict", "Strict", data)
+    text = files.json.read_text()
+    assert json.loads(text) == {"seconds": None, "ratios": [1.5, None], "nested": {"x": None}}

@@ -70,3 +70,14 @@ def test_icarus_missing_gives_skip_reason(tmp_path, monkeypatch):
 def test_unknown_simulator_names_the_allowed_ones():
     with pytest.raises(ValueError, match=r"sim='modelsim' .* allowed values: verilator, icarus"):
         simulators.find("modelsim")
+
+
+def test_regress_refuses_a_missing_simulator_asked_for_by_name(monkeypatch):
+    """``dcom regress --sim icarus`` without Icarus is an error, not a run that skips
+    everything and exits 0."""
+    from dcom.tb import regress
+
+    monkeypatch.setattr(regress, "available",
+                        lambda name: (None, "Icarus Verilog not installed (apt-get install iverilog)"))
+    with pytest.raises(SystemExit, match="--sim icarus: Icarus Verilog not installed"):
+        regress.regress(sim="icarus")

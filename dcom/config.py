@@ -146,6 +146,10 @@ class DcomConfig:
         may only read a set :attr:`acc_latency` cycles after the previous command updating it.
     tree_registers : bool
         Whether a register follows every level of the reduction trees.
+    bus_segment : int
+        Tiles a cluster-row or cluster-column bus passes through before its chain restarts;
+        the chains' ends are ORed, so a bus word crosses ``bus_segment`` tiles and
+        ``log2(R / bus_segment)`` OR levels in one cycle. No effect on cycles.
     clock_mhz : float
         Clock frequency assumed by the performance model and the power report.
     """
@@ -167,6 +171,7 @@ class DcomConfig:
     acc_sets: int = 12
     acc_stages: int = 5
     tree_registers: bool = True
+    bus_segment: int = 8
     clock_mhz: float = 1000.0
 
     def __post_init__(self):
@@ -202,6 +207,8 @@ class DcomConfig:
                 raise ConfigError(name, value, f"integers from 0 to {MAX_STAGES}")
         if not isinstance(self.tree_registers, bool):
             raise ConfigError("tree_registers", self.tree_registers, "True, False")
+        if not _is_int(self.bus_segment) or self.bus_segment < 1:
+            raise ConfigError("bus_segment", self.bus_segment, "integers >= 1")
         if (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float))
                 or not MIN_CLOCK_MHZ <= self.clock_mhz <= MAX_CLOCK_MHZ):
             raise ConfigError("clock_mhz", self.clock_mhz,
@@ -271,9 +278,9 @@ class DcomConfig:
     @property
     def scalar_latency(self) -> int:
         """Cycles of one square root or reciprocal of the scalar unit (``dcom.hw.scalar``, FP32
-        in every configuration): one to load the operand, one per result bit -- the 24-bit
-        significand, a guard bit and an integer bit -- and one to round."""
-        return 1 + FORMATS["fp32"].man_bits + 3 + 1
+        in every configuration): one to register the operand, one to unpack it, one per result
+        bit -- the 24-bit significand, a guard bit and an integer bit -- and one to round."""
+        return 2 + FORMATS["fp32"].man_bits + 3 + 1
 
     @property
     def batch(self) -> int:
@@ -330,8 +337,9 @@ class DcomConfig:
     @property
     def norm_split_latency(self) -> int:
         """Cycles from NORM's reciprocal to its FP16 ``hi`` and ``lo`` words: ``hi`` is
-        registered, then ``lo = fp16(r - hi)`` takes an FP32 adder of ``add_stages``."""
-        return 1 + self.add_stages
+        registered and widened into a register, then ``lo = fp16(r - hi)`` takes an FP32 adder
+        of ``add_stages``, a register for its sum and one for the rounded word."""
+        return 3 + self.add_stages
 
     @property
     def word_bits(self) -> int:

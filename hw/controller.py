@@ -211,11 +211,17 @@ class Controller(wiring.Component):
         m.d.comb += [self.busy.eq(busy), self.status.eq(status), self.stop_pc.eq(stop_pc),
                      self.cycles.eq(cycles),
                      self.class_cycles.eq(Cat(*class_cycles))]
-        with m.If(busy):
+        # Each increment is registered before it is added, so that no counter's carry chain
+        # follows the busy flag's fanout; the counts lag a cycle while the program runs and
+        # are exact once it has stopped.
+        counting = Signal()
+        class_counting = Signal(len(InstructionClass))
+        m.d.sync += [counting.eq(busy), class_counting.eq(Mux(busy, inst_class, 0))]
+        with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
-            for k, counter in enumerate(class_cycles):
-                with m.If(inst_class[k]):
-                    m.d.sync += counter.eq(counter + 1)
+        for k, counter in enumerate(class_cycles):
+            with m.If(class_counting[k]):
+                m.d.sync += counter.eq(counter + 1)
 
         def stop(code, at):
             return [status.eq(code), stop_pc.eq(at), busy.eq(0)]
@@ -322,6 +328,10 @@ class Controller(wiring.Component):
         v_batch, v_inner, q_inner = Signal(32), Signal(32), Signal(32)
         b_run = Signal(32)
         owner, slot = Signal(16), Signal(16)
+        # The owner of a job's result wraps after this one: registered from the instruction,
+        # which is held through its checks.
+        last_owner = Signal(16)
+        m.d.sync += last_owner.eq(Mux(is_mv, C - 1, Mux(is_mtv, R - 1, 0)))
 
         # The loop nest's shape, from the instruction when it starts (``*_start``) and then
         # registered, so that no decision in EXEC goes through the opcode's decoding.
@@ -468,8 +478,7 @@ class Controller(wiring.Component):
                          jobs[job_tail].owner.eq(owner),
                          jobs[job_tail].addr.eq(inst.c + slot),
                          job_tail.eq(Mux(job_tail == S - 1, 0, job_tail + 1))]
-            wrap = Mux(is_mv, C, Mux(is_mtv, R, 1))
-            with m.If(owner + 1 == wrap):
+            with m.If(owner == last_owner):
                 m.d.sync += [owner.eq(0), slot.eq(slot + 1)]
             with m.Else():
                 m.d.sync += owner.eq(owner + 1)
@@ -589,7 +598,7 @@ class Controller(wiring.Component):
 
             with m.State("DECODE"):
                 m.d.sync += [inst.eq(decoded), inst_pc.eq(pc), pc.eq(pc + 1), bad_pc.eq(0),
-                             check_wait.eq(config.check_cycles - 1)]
+                             check_wait.eq(config.check_cycles - 1), owner.eq(0), slot.eq(0)]
                 m.next = "CHECK"
                 with m.If(~busy):
                     m.next = "IDLE"
@@ -636,7 +645,7 @@ class Controller(wiring.Component):
                                  p_batch.eq(inst.a), p_inner.eq(inst.a), p_mid.eq(0),
                                  a_run.eq(inst.a),
                                  v_batch.eq(inst.c), v_inner.eq(inst.c), q_inner.eq(inst.c),
-                                 b_run.eq(b_base_start), owner.eq(0), slot.eq(0)]
+                                 b_run.eq(b_base_start)]
                     with m.If(reducing & ~empty_start):
                         m.d.sync += [prev.eq(inst), be_mixed.eq(~be_idle)]
                         with m.If(is_norm):

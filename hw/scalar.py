@@ -25,6 +25,10 @@ the reciprocal of a tiny value to infinity. The reciprocal of a large value, bel
 range by one or two bits at most, starts from ``1/2`` or ``1/4`` instead of ``1``: its result
 bits then come out aligned for the subnormal exponent and round in place, so no denormalizing
 shifter is needed.
+
+The operand is registered before it is unpacked, and rounding takes a cycle of its own into the
+result register, so that the controller may hand a result straight back as the next operand
+(the reciprocal of a square root) within the clock period.
 """
 
 from __future__ import annotations
@@ -85,12 +89,12 @@ class ScalarUnit(wiring.Component):
     result : Signal(32), out
         ``sqrt(a)`` or ``1/a`` in FP32, registered.
     latency : int
-        Cycles from ``start`` to ``done`` (28, both operations).
+        Cycles from ``start`` to ``done`` (29, both operations).
     """
 
-    #: Cycles from start to done, both operations: one to load the operand, one per result
-    #: bit, one to round.
-    latency = 1 + RESULT_BITS + 1
+    #: Cycles from start to done, both operations: one to register the operand, one to unpack
+    #: it, one per result bit, one to round.
+    latency = 2 + RESULT_BITS + 1
 
     def __init__(self):
         super().__init__({
@@ -123,16 +127,23 @@ class ScalarUnit(wiring.Component):
         rem = Signal(rem_width, reset_less=True)
         quotient = Signal(bits, reset_less=True)
         steps_left = Signal(range(bits + 1))
+        # High in the cycle after start is taken: the operand register is being unpacked.
+        loading = Signal()
         # High in the cycle after the last step: the result is being rounded.
         rounding = Signal()
         stepping = steps_left != 0
         is_sqrt = op == ScalarOp.SQRT
 
-        m.d.comb += self.busy.eq(stepping | rounding)
-        m.d.sync += [rounding.eq(steps_left == 1), self.done.eq(rounding)]
+        m.d.comb += self.busy.eq(loading | stepping | rounding)
+        m.d.sync += [loading.eq(self.start & ~self.busy), rounding.eq(steps_left == 1),
+                     self.done.eq(rounding)]
+        given = Signal(FP32.width, reset_less=True)
+        given_op = Signal(ScalarOp, reset_less=True)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [given.eq(self.a), given_op.eq(self.op)]
 
         # Loading: unpack and normalize the operand to S * 2**E, S in [1, 2).
-        x = _Operand(m, FP32, self.a, "a")
+        x = _Operand(m, FP32, given, "a")
         shift = leading_zeros(m, x.sig, "a_zeros")
         sig = _wire(m, "a_norm", (x.sig << shift)[:len(x.sig)])
         unbiased = _wire(m, "a_unbiased", x.exp - shift - FP32.bias)
@@ -144,10 +155,10 @@ class ScalarUnit(wiring.Component):
         # 1 and round in place: no denormalizing shifter is needed.
         subnormal = recip_exp < 1
         one = 1 << (FP32.man_bits - 1)  # 1 in significand units, before the first shift
-        new_sqrt = self.op == ScalarOp.SQRT
-        with m.If(self.start & ~self.busy):
+        new_sqrt = given_op == ScalarOp.SQRT
+        with m.If(loading):
             m.d.sync += [
-                op.eq(self.op),
+                op.eq(given_op),
                 sign.eq(x.sign),
                 nan.eq(x.is_nan | (new_sqrt & x.sign & ~x.is_zero)),
                 inf.eq(Mux(new_sqrt, x.is_inf, x.is_zero)),

@@ -40,7 +40,10 @@ def _row_layout(config: DcomConfig) -> data.StructLayout:
         "cmd_valid": 1, "cmd": command_layout(config),
         "read_valid": 1, "read_addr": addr,
         "acc_set": max(1, ceil_log2(config.acc_sets)), "partial_rows": 1,
-        "source": 16,
+        # The tiles that put their word on a bus, decoded from the controller's source before
+        # the register: the row bus takes column ``c`` when ``row_take[c]``, the column bus
+        # takes this row when ``col_take``.
+        "row_take": config.cluster_cols, "col_take": 1,
         "fill_valid": 1, "fill_all_cols": 1, "fill_col": 16, "fill_addr": addr,
         "fill_lanes": FillLanes, "fill_from_row": 1, "fill_from_col": 1,
     })
@@ -106,10 +109,27 @@ class Gather(wiring.Component):
         return m
 
 
+def _segmented_bus(m: Module, tiles: list, side: str, config: DcomConfig) -> Value:
+    """The bus along ``tiles`` (``side`` "row" or "col"): chains of ``config.bus_segment``
+    tiles, each tile passing its chain on or putting its word on it, and a balanced OR tree
+    of the chains' ends. Logic in the top level grows with the number of chains only."""
+    ends, length = [], config.bus_segment
+    for first in range(0, len(tiles), length):
+        bus = Const(0, config.word_bits)
+        for tile in tiles[first:first + length]:
+            m.d.comb += getattr(tile, f"{side}_bus_in").eq(bus)
+            bus = getattr(tile, f"{side}_bus_out")
+        ends.append(bus)
+    while len(ends) > 1:
+        ends = [ends[k] | ends[k + 1] if k + 1 < len(ends) else ends[k]
+                for k in range(0, len(ends), 2)]
+    return ends[0]
+
+
 def _delayed_feed(m: Module, feed):
     """The controller's feed register, one register later (as its set reaches the tiles)."""
     delayed = SimpleNamespace()
-    for name in ("valid", "last", "mode", "red_set", "group", "tag"):
+    for name in ("valid", "last", "mode", "tag"):
         value = getattr(feed, name)
         setattr(delayed, name, delay(m, value, 1, f"feed_{name}"))
     return delayed
@@ -184,7 +204,8 @@ class Dcom(wiring.Component):
                 d.cmd_valid.eq(ctl.cmd.valid), d.cmd.eq(ctl.cmd.payload),
                 d.read_valid.eq(ctl.read_valid), d.read_addr.eq(ctl.read_addr),
                 d.acc_set.eq(ctl.feed.acc_set), d.partial_rows.eq(ctl.feed.partial_rows),
-                d.source.eq(ctl.source),
+                d.row_take.eq(Cat(ctl.source == c for c in range(C))),
+                d.col_take.eq(ctl.source == r),
                 d.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))),
                 d.fill_all_cols.eq(fill.all_cols), d.fill_col.eq(fill.col),
                 d.fill_addr.eq(fill.addr), d.fill_lanes.eq(fill.lanes),
@@ -207,22 +228,17 @@ class Dcom(wiring.Component):
         m.d.comb += ctl.clusters_idle.eq(Cat(*(tile.idle for tile in flat)).all()
                                          & ~Cat(*(row.cmd_valid for row in rows)).any())
         # A word read travels along a cluster row (from the column ``source``) or a cluster
-        # column (from the row ``source``): each tile passes the bus on or puts its word on it.
-        along_row, along_col = [], []
+        # column (from the row ``source``): each tile passes the bus on or puts its word on
+        # it. The chain restarts every bus_segment tiles and the chains are ORed (one tile at
+        # most takes), so the path is a chain and a few OR levels, not every tile.
         for r in range(R):
-            bus = Const(0, config.word_bits)
             for c in range(C):
-                m.d.comb += [tiles[r][c].row_bus_in.eq(bus),
-                             tiles[r][c].row_take.eq(rows[r].source == c)]
-                bus = tiles[r][c].row_bus_out
-            along_row.append(bus)
-        for c in range(C):
-            bus = Const(0, config.word_bits)
-            for r in range(R):
-                m.d.comb += [tiles[r][c].col_bus_in.eq(bus),
-                             tiles[r][c].col_take.eq(rows[r].source == r)]
-                bus = tiles[r][c].col_bus_out
-            along_col.append(bus)
+                m.d.comb += [tiles[r][c].row_take.eq(rows[r].row_take[c]),
+                             tiles[r][c].col_take.eq(rows[r].col_take)]
+        along_row = [_segmented_bus(m, [tiles[r][c] for c in range(C)], "row", config)
+                     for r in range(R)]
+        along_col = [_segmented_bus(m, [tiles[r][c] for r in range(R)], "col", config)
+                     for c in range(C)]
         for r in range(R):
             for c in range(C):
                 m.d.comb += [tiles[r][c].row_word.eq(along_row[r]),
@@ -261,16 +277,20 @@ class Dcom(wiring.Component):
         m.submodules.network = network = ReductionNetwork(
             config, lanes, network_tag_layout(config).size, library)
         # The feed register's set reaches the tiles a distribution register later: so do the
-        # group's selection and its network inputs.
+        # group's selection and its network inputs. Each mode's group index is formed from the
+        # controller's feed register and registered there, so that the multiplexers' select
+        # lines start at a register.
         feed = _delayed_feed(m, ctl.feed)
+        group, red_set = ctl.feed.group, ctl.feed.red_set
         # Group i of a reduction over g neighbours holds clusters i g .. i g + g - 1 of the
         # row-major order (rows, all) or the column-major order (columns), so tree input t
         # only ever takes clusters whose position is t modulo g.
         row_major = [tiles[r][c].partial for r in range(R) for c in range(C)]
         col_major = [tiles[r][c].partial for c in range(C) for r in range(R)]
-        modes = ((row_major, g_row, feed.red_set * (C // g_row) + feed.group),
-                 (col_major, g_col, feed.red_set * (R // g_col) + feed.group),
-                 (row_major, f, feed.group))
+        indices = (red_set * (C // g_row) + group, red_set * (R // g_col) + group, group)
+        modes = tuple((order, g, delay(m, index, 1, f"gather_index{k}"))
+                      for k, (order, g, index) in enumerate(zip((row_major, col_major, row_major),
+                                                                (g_row, g_col, f), indices)))
         counts = tuple(R * C // g for _, g, _ in modes)
         index_bits = tuple(len(index) for _, _, index in modes)
         width = len(Value.cast(network.group[0]))
@@ -322,19 +342,22 @@ class Dcom(wiring.Component):
         m.d.comb += [scalar.start.eq(ctl.scalar_start), scalar.op.eq(ctl.scalar_op),
                      scalar.a.eq(ctl.scalar_a), ctl.scalar_done.eq(scalar.done),
                      ctl.scalar_result.eq(scalar.result)]
-        # hi = fp16(r), registered; lo = fp16(r - hi) through a pipelined FP32 adder: both
-        # are ready norm_split_latency cycles after the reciprocal.
+        # hi = fp16(r), registered; lo = fp16(r - hi): hi widened and registered, a pipelined
+        # FP32 adder, its sum registered, then rounded to FP16 and registered. Both are ready
+        # norm_split_latency cycles after the reciprocal.
         m.submodules.hi_narrow = hi_narrow = FPConvert("fp32", "fp16")
         m.submodules.hi_widen = hi_widen = FPConvert("fp16", "fp32")
         m.submodules.lo_sub = lo_sub = FPAdder("fp32", config.add_stages)
         m.submodules.lo_narrow = lo_narrow = FPConvert("fp32", "fp16")
         hi_word, lo_word = Signal(word), Signal(word)
+        hi_wide, difference = Signal(32), Signal(32)
         m.d.comb += [hi_narrow.a.eq(ctl.reciprocal), hi_widen.a.eq(hi_word[0]),
-                     lo_sub.a.eq(delay(m, ctl.reciprocal, 1, "reciprocal")),
-                     lo_sub.b.eq(hi_widen.result ^ (1 << 31)),
-                     lo_narrow.a.eq(lo_sub.sum)]
-        m.d.sync += [hi_word[0].eq(hi_narrow.result), lo_word[0].eq(lo_narrow.result)]
-        assert 1 + lo_sub.latency == config.norm_split_latency
+                     lo_sub.a.eq(delay(m, ctl.reciprocal, 2, "reciprocal")),
+                     lo_sub.b.eq(hi_wide ^ (1 << 31)),
+                     lo_narrow.a.eq(difference)]
+        m.d.sync += [hi_word[0].eq(hi_narrow.result), hi_wide.eq(hi_widen.result),
+                     difference.eq(lo_sub.sum), lo_word[0].eq(lo_narrow.result)]
+        assert 3 + lo_sub.latency == config.norm_split_latency
 
         # ---- fill data: sources common to all clusters are selected once, then each cluster
         # column registers its word (a bank's, or the common one); a tile takes the row or

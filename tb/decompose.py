@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +51,18 @@ class RtlRun:
         Where it stopped.
     counters : dict
         The RTL's cycle counters of the Lanczos program (``cycles`` and per class).
+    program_seconds : float
+        Wall time in the simulator from the program's start to its stop.
+    load_seconds : float
+        Wall time of the host's writes of the banks and the program before it.
     """
 
     info: LanczosInfo
     status: Status
     stop_pc: int
     counters: dict
+    program_seconds: float
+    load_seconds: float
 
 
 def rtl_lanczos(A, rank: int, k: int | None = None, *, config: DcomConfig | None = None,
@@ -117,9 +124,10 @@ def rtl_lanczos(A, rank: int, k: int | None = None, *, config: DcomConfig | None
             status, stop_pc = Status(int(out["status"])), int(out["stop_pc"])
             banks, broadcast = out["banks"], out["broadcast"]
             counters = json.loads(str(out["counters"]))
+            seconds, load_seconds = float(out["seconds"]), float(out["load_seconds"])
     info = compiled.extract(banks, broadcast, status, stop_pc)
     result = singular_triplets(info, rank)
-    return result + (RtlRun(info, status, stop_pc, counters),) if return_run else result
+    return result + (RtlRun(info, status, stop_pc, counters, seconds, load_seconds),) if return_run else result
 
 
 @cocotb.test()
@@ -134,7 +142,9 @@ async def run_program(dut):
         program, store_program = json.loads(str(given["programs"]))
         bank_words, broadcast_words = int(given["bank_words"]), int(given["broadcast_words"])
         max_cycles = int(given["max_cycles"])
+    load_start = time.monotonic()
     status, stop_pc = await host.run(images, program, tol, max_cycles)
+    load_seconds = time.monotonic() - load_start - host.run_seconds
     counters = await host.counters()
     dut._log.info("program stopped with %s at pc %d after %d cycles", status.name, stop_pc,
                   counters["cycles"])
@@ -147,4 +157,5 @@ async def run_program(dut):
     broadcast = np.array([await host.read_broadcast(w) for w in range(broadcast_words)],
                          dtype=np.uint32)
     np.savez(os.environ["DCOM_DECOMPOSE_OUT"], status=int(status), stop_pc=stop_pc, banks=banks,
-             broadcast=broadcast, counters=json.dumps(counters))
+             broadcast=broadcast, counters=json.dumps(counters), seconds=host.run_seconds,
+             load_seconds=load_seconds)

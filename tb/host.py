@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 
@@ -38,6 +40,7 @@ class HostDriver:
         self.dut = dut
         self.config = config
         self.clock_period_ns = clock_period_ns
+        self.run_seconds = 0.0
 
     async def reset(self) -> None:
         dut = self.dut
@@ -122,12 +125,15 @@ class HostDriver:
 
     async def run(self, images, program, tol: float, max_cycles: int) -> tuple[Status, int]:
         """Load ``images`` into the banks and ``program``, set the breakdown threshold, start,
-        and wait for the stop; ``(status, stop pc)``."""
+        and wait for the stop; ``(status, stop pc)``. :attr:`run_seconds` is then the wall
+        time from the start to the stop."""
         await self.load_banks(images)
         await self.load_program(program)
         await self.set_tol(tol)
+        started = time.monotonic()
         await self.start()
         status = await self.wait(max_cycles)
+        self.run_seconds = time.monotonic() - started
         return status, await self.read_register(Register.STOP_PC)
 
     async def host_error(self) -> HostError:

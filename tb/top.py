@@ -169,11 +169,12 @@ async def bad_programs_and_requests(dut):
     assert await host.wait(10 * D) == Status.DONE
 
 
-#: A small instance that fills no dimension evenly; one build serves several benches.
+#: A small instance that fills no dimension evenly; one build serves several benches. Its
+#: buses restart their chain at every tile, so that they take the OR of chains.
 SMALL_CONFIG = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2,
                           buffer_depth=128, bank_depth=256, broadcast_depth=32,
                           program_depth=128, expansion=2, mul_stages=1, add_stages=0,
-                          acc_stages=0, acc_sets=8)
+                          acc_stages=0, acc_sets=8, bus_segment=1)
 #: The fuzzer's instance: SMALL_CONFIG with pipelined multipliers and accumulators, so random
 #: programs meet the accumulator spacing, batches of two sums and the set ring.
 FUZZ_CONFIG = SMALL_CONFIG.replace(mul_stages=2, acc_stages=1, acc_sets=4)

@@ -1,6 +1,7 @@
 """``dcom decompose``: a user's matrix on each engine, the report, and refused input."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -135,6 +136,16 @@ def test_cli(tmp_path, capsys):
             main(["decompose", str(path), *argv, "--out", str(out)])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_verilator_optimization_level_is_passed_to_the_build(tmp_path, monkeypatch):
+    monkeypatch.delenv("DCOM_VERILATOR_CFLAGS", raising=False)
+    path = tmp_path / "a.npy"
+    np.save(path, spectrum_matrix(20, 12, np.geomspace(4, 1, 4)))
+    assert main(["decompose", str(path), "--rank", "2", "--verilator-opt", "2",
+                 "--clusters", "2x2", "--grid", "4x4", "--expansion", "4",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert os.environ["DCOM_VERILATOR_CFLAGS"] == "-O2"
 
 
 @pytest.mark.cocotb

@@ -78,7 +78,7 @@ def test_matches_numpy(name):
 
 def test_latency_is_fixed_and_documented():
     # The performance model takes the latency from the configuration.
-    assert ScalarUnit.latency == 1 + RESULT_BITS + 1 == DcomConfig().scalar_latency == 28
+    assert ScalarUnit.latency == 2 + RESULT_BITS + 1 == DcomConfig().scalar_latency == 29
 
 
 def test_start_while_busy_is_ignored():

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from dcom.config import ConfigError, DcomConfig, parse_dims
-from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL
+from dcom.matrix_svd import BREAKDOWN_TOLS
+from dcom.sw.convergence import DEFAULT_MAXITER, DEFAULT_TOL, MIN_EXTENSION
 
 __all__ = ["main", "config_from_args"]
 
@@ -43,6 +44,28 @@ def _add_config_options(parser: argparse.ArgumentParser, description: str | None
                        help=f"memory-bank port width (default {_DEFAULTS.bank_width})")
     group.add_argument("--clock-mhz", type=float, metavar="MHZ",
                        help=f"clock for performance and power figures (default {_DEFAULTS.clock_mhz:g})")
+
+
+def _add_build_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("simulator builds")
+    group.add_argument("--verilator-opt", choices=("0", "1", "2", "3"), metavar="N",
+                       help="C++ optimization level of the Verilator build, 0 to 3 (default 0, "
+                            "or DCOM_VERILATOR_CFLAGS): 2 builds several times slower and runs "
+                            "about 10x faster, worth it for long runs")
+    group.add_argument("--build-jobs", type=int, metavar="N",
+                       help="parallel C++ compile jobs of a Verilator build (default the CPU "
+                            "count, at most 4, or DCOM_BUILD_JOBS)")
+
+
+def _apply_build_options(args: argparse.Namespace) -> None:
+    """Pass the build options to the build cache (``dcom.tb.cosim``) through its environment
+    variables, which the simulator processes and pytest workers inherit."""
+    if args.verilator_opt is not None:
+        os.environ["DCOM_VERILATOR_CFLAGS"] = f"-O{args.verilator_opt}"
+    if args.build_jobs is not None:
+        if args.build_jobs < 1:
+            raise ConfigError("--build-jobs", args.build_jobs, "integers >= 1")
+        os.environ["DCOM_BUILD_JOBS"] = str(args.build_jobs)
 
 
 def _adapt_expansion(values: dict) -> None:
@@ -107,8 +130,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Write the Verilog of a D-com instance, with a manifest (configuration, "
                     "modules, file hashes). Repeated blocks are emitted once as their own module.")
     _add_config_options(gen)
-    gen.add_argument("--out", type=Path, default=Path("out/rtl"), metavar="DIR",
-                     help="output folder (default out/rtl)")
+    gen.add_argument("--out", type=Path, metavar="DIR",
+                     help="output folder, new, empty or an earlier output, which is replaced "
+                          "whole (default out/rtl, or out/unit-NAME with --unit)")
+    gen.add_argument("--unit", metavar="NAME",
+                     help="write only this unit of dcom.hw.units (an FP unit, the scalar unit "
+                          "or the cluster; an unknown NAME lists them), with its submodules "
+                          "and a port table NAME.md")
+    gen.add_argument("--stages", type=int, metavar="N",
+                     help="pipeline stages of a --unit that has them (default: the "
+                          "configuration's for that unit)")
+    gen.add_argument("--force", action="store_true",
+                     help="generate even when the estimated memory of the conversion exceeds "
+                          "the available memory")
     gen.add_argument("--lint", action="store_true",
                      help="also run verilator --lint-only -Wall on every module (each once, "
                           "its submodules as port stubs) and fail on any finding")
@@ -127,6 +161,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="only tests matching this pytest -k expression")
     reg.add_argument("--junit", type=Path, metavar="XML", help="write JUnit XML here")
     reg.add_argument("--waves", action="store_true", help="record waveforms")
+    _add_build_options(reg)
     _add_config_options(reg, "with any of these options, run the cluster bench and a Lanczos "
                              "program on that instance (defaults: the paper's design point) "
                              "instead of the suite's small configurations")
@@ -190,21 +225,33 @@ def _build_parser() -> argparse.ArgumentParser:
     dec.add_argument("matrix", type=Path,
                      help="the matrix: .npy, .npz (its only array, or the one named A) or .csv")
     dec.add_argument("--rank", type=int, required=True, help="singular triplets to compute")
-    dec.add_argument("--steps", type=int, metavar="K",
-                     help="Lanczos steps, rank <= K <= min(rows, cols) (default min(2 rank, "
-                          "rows, cols))")
+    dec.add_argument("--ncv", "--steps", dest="ncv", type=int, metavar="K",
+                     help="Lanczos steps of the first run (Krylov dimension), rank <= K <= "
+                          "min(rows, cols) (default min(rows, cols, max(2 rank + 1, 20)))")
+    dec.add_argument("--tol", type=float, default=DEFAULT_TOL,
+                     help="relative accuracy: a triplet has converged when its residual bound is "
+                          f"at most tol times its singular value; 0 runs to --maxiter (default "
+                          f"{DEFAULT_TOL:g})")
+    dec.add_argument("--maxiter", type=int, metavar="N",
+                     help=f"runs at most, the first and its extensions, each adding max(rank, "
+                          f"{MIN_EXTENSION}) steps (default {DEFAULT_MAXITER}); 1 runs exactly "
+                          "--ncv steps")
+    dec.add_argument("--v0", type=Path, metavar="FILE",
+                     help="start vector (.npy, .npz or .csv, length cols; default the seeded "
+                          "random one)")
     dec.add_argument("--engine", default="golden", metavar="NAMES",
                      help="comma-separated engines, from float64, golden, isa, verilator, "
                           "icarus (default golden); hardware engines run with more than one are "
                           "compared word for word")
     dec.add_argument("--seed", type=int, default=0, help="seeds the start vector (default 0)")
-    dec.add_argument("--breakdown-tol", type=float, default=DEFAULT_BREAKDOWN_TOL, metavar="TOL",
-                     help="absolute breakdown threshold of the hardware engines, >= 2**-15 "
-                          f"(default {DEFAULT_BREAKDOWN_TOL:g})")
-    dec.add_argument("--verilator-opt", choices=("0", "1", "2", "3"), metavar="N",
-                     help="C++ optimization level of the Verilator build, 0 to 3 (default 0, "
-                          "or DCOM_VERILATOR_CFLAGS): 2 builds several times slower and runs "
-                          "about 10x faster, worth it for long runs")
+    dec.add_argument("--breakdown-tol", type=float, metavar="TOL",
+                     help="breakdown tolerance relative to ||A||_F (default "
+                          f"{BREAKDOWN_TOLS['float64']:g} for float64, "
+                          f"{BREAKDOWN_TOLS['hardware']:g} for the hardware engines)")
+    dec.add_argument("--no-scale", dest="scale", action="store_false",
+                     help="run the hardware engines on A as given instead of 2^e A with "
+                          "||2^e A||_F in [64, 128)")
+    _add_build_options(dec)
     dec.add_argument("--out", type=Path, default=Path("out/decompose"), metavar="DIR",
                      help="folder for factors-<engine>.npz and the report (default "
                           "out/decompose)")
@@ -244,27 +291,25 @@ def _decompose(config: DcomConfig, args: argparse.Namespace, parser) -> int:
     def progress(line):
         print(f"dcom decompose: {line}", flush=True)
 
-    if args.verilator_opt is not None:
-        os.environ["DCOM_VERILATOR_CFLAGS"] = f"-O{args.verilator_opt}"
-
     try:
         a = load_matrix(args.matrix)
-        result = decompose(a, args.rank, k=args.steps, engines=args.engine, config=config,
-                           seed=args.seed, breakdown_tol=args.breakdown_tol, progress=progress)
+        v0 = None if args.v0 is None else load_matrix(args.v0, "--v0", vector=True)
+        result = decompose(a, args.rank, ncv=args.ncv, tol=args.tol, maxiter=args.maxiter,
+                           v0=v0, engines=args.engine, config=config, seed=args.seed,
+                           breakdown_tol=args.breakdown_tol, scale=args.scale,
+                           progress=progress)
     except (InputError, CompileError) as exc:
         parser.exit(2, f"dcom decompose: error: {exc}\n")
     except (HardwareOverflowError, SimulatorUnavailable, CocotbFailure) as exc:
         parser.exit(1, f"dcom decompose: error: {exc}\n")
     data = write_decomposition(result, args.out, source=str(args.matrix))
-    print(f"rank {result.rank}, k = {result.steps}; optimal rank-{result.rank} error "
-          f"{data['optimal_error']:.4g}")
+    print(f"rank {result.rank}; optimal rank-{result.rank} error {data['optimal_error']:.4g}")
     for name, run in data["engines"].items():
         worst = run["max_singular_value_error"]
-        print(f"  {name:<9} {run['triplets']} triplets, reconstruction error "
+        print(f"  {name:<9} {run['triplets']} triplets after {run['steps']} steps "
+              f"({'converged' if run['converged'] else 'NOT converged'}), reconstruction error "
               f"{run['reconstruction_error']:.4g} (excess {run['excess_error']:.2g}), "
-              f"max singular-value error {worst if worst is None else f'{worst:.2g}'}"
-              + (f", breakdown ({run['breakdown']}) at step {run['breakdown_step']}"
-                 if run["breakdown"] else ""))
+              f"max singular-value error {worst if worst is None else f'{worst:.2g}'}")
     for comparison in data["comparisons"]:
         print(f"  {' vs '.join(comparison['engines'])}: "
               f"{'identical, word for word' if comparison['identical'] else 'DIFFERENT'}")
@@ -272,13 +317,10 @@ def _decompose(config: DcomConfig, args: argparse.Namespace, parser) -> int:
         print(f"  {data['cycles']:,} cycles on {config.describe()}: "
               f"{data['modelled_seconds'] * 1e6:,.1f} us at {config.clock_mhz:g} MHz")
     print(f"  factors and report in {args.out}")
-    if not all(c["identical"] for c in data["comparisons"]):
-        return 1
-    if any(run["triplets"] < result.rank for run in data["engines"].values()):
-        print(f"dcom decompose: warning: fewer than {result.rank} triplets (breakdown): the "
-              "matrix has lower numerical rank, or --breakdown-tol is too large for its scale",
-              file=sys.stderr)
-    return 0
+    for run in data["engines"].values():
+        for message in run["warnings"]:
+            print(f"dcom decompose: warning: {message}", file=sys.stderr)
+    return 0 if all(c["identical"] for c in data["comparisons"]) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         out = getattr(args, "out", None)
         if out is not None and out.exists() and not out.is_dir():
             raise ConfigError("--out", str(out), "a folder, existing or new (this is a file)")
+        if args.command in ("regress", "decompose"):
+            _apply_build_options(args)
         if args.command == "regress":
             from dcom.tb.regress import regress
             chosen = any(getattr(args, name) is not None for name in _CONFIG_OPTIONS)
@@ -297,9 +341,16 @@ def main(argv: list[str] | None = None) -> int:
                            select=args.select, junit=args.junit, waves=args.waves,
                            config=config if chosen else None)
         if args.command == "generate":
-            from dcom.hw.generate import LintError, generate
+            from dcom.hw.generate import LintError, generate, generate_unit
             try:
-                generate(config, args.out, check_lint=args.lint)
+                if args.unit is not None:
+                    generate_unit(args.unit, config, args.out or Path(f"out/unit-{args.unit}"),
+                                  stages=args.stages, check_lint=args.lint)
+                elif args.stages is not None:
+                    raise ConfigError("--stages", args.stages, "a stage count only with --unit")
+                else:
+                    generate(config, args.out or Path("out/rtl"), check_lint=args.lint,
+                             force=args.force)
             except LintError as exc:
                 parser.exit(1, f"dcom generate: lint failed: {exc}\n")
             return 0
@@ -319,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         return _synth(config, args, parser)
     except ConfigError as exc:
         parser.exit(2, f"dcom {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        # Ctrl-C is a request to stop, not a failure to report with a traceback.
+        print(f"dcom {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

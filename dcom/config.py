@@ -104,7 +104,7 @@ class DcomConfig:
     """A validated, immutable description of one D-com instance.
 
     The defaults are the paper's design point (section 5): 16 x 16 clusters, each an 8 x 8 grid
-    of FP16 multipliers, with FP32 accumulation (see ARCHITECTURE.md for why).
+    of FP16 multipliers, with FP32 accumulation (docs/arithmetic.md, "Why FP32 accumulation").
 
     Parameters
     ----------

@@ -20,7 +20,8 @@ own counters are reported beside them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,19 +29,23 @@ import numpy as np
 
 from dcom.config import DcomConfig
 from dcom.report import BarChart, Table, write_report
-from dcom.sw.compiler import compile_lanczos, isa_lanczos
+from dcom.sw.convergence import (DEFAULT_TOL, Convergence, ConvergenceSettings,
+                                 ConvergenceWarning, extended_run, fitting_capacity, run_programs)
 from dcom.sw.cycles import program_cycles
 from dcom.sw.fparith import round_to
-from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL, hw_lanczos_bidiag
-from dcom.sw.lanczos import LanczosInfo, check_lanczos_args, lanczos_bidiag
-from dcom.sw.validation import InputError, check_matrix
+from dcom.sw.hwlanczos import RELATIVE_BREAKDOWN_TOL, breakdown_threshold, hardware_scale
+from dcom.sw.lanczos import LanczosInfo, singular_triplets
+from dcom.sw.validation import FP16_MAX, InputError, check_float, check_matrix
 
-__all__ = ["ENGINES", "EngineRun", "Decomposition", "load_matrix", "parse_engines", "decompose",
-           "write_decomposition"]
+__all__ = ["ENGINES", "EngineRun", "Decomposition", "ConvergenceWarning", "load_matrix",
+           "parse_engines", "svds", "decompose", "write_decomposition", "hardware_scale",
+           "BREAKDOWN_TOLS"]
 
 ENGINES = ("float64", "golden", "isa", "verilator", "icarus")
 #: Engines that compute in D-com's arithmetic, so agree bit for bit.
 HARDWARE_ENGINES = ENGINES[1:]
+#: Default breakdown tolerances relative to ``||A||_F``, of float64 and the hardware engines.
+BREAKDOWN_TOLS = {"float64": 1e-10, "hardware": RELATIVE_BREAKDOWN_TOL}
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,14 @@ class EngineRun:
     seconds : float
         Wall time of the run on this machine.
     rtl_cycles : int or None
-        The RTL's own cycle counter (RTL engines only).
+        The RTL's own cycle counters, summed over the programs it ran (RTL engines only).
+    convergence : Convergence
+        Steps, runs, residual bounds and whether the top ``k`` converged.
+    scale_exponent : int
+        The hardware engines ran on ``2**scale_exponent * A`` (:func:`hardware_scale`); ``s``
+        is scaled back. 0 for ``float64``.
+    threshold : float
+        The absolute breakdown threshold used (on the scaled matrix).
     """
 
     engine: str
@@ -65,7 +77,28 @@ class EngineRun:
     Vt: np.ndarray
     info: LanczosInfo
     seconds: float
-    rtl_cycles: int | None = None
+    rtl_cycles: int | None
+    convergence: Convergence
+    scale_exponent: int
+    threshold: float
+
+    def warnings(self, rank: int, tol: float) -> list[str]:
+        """What a user must know about this run's triplets when ``rank`` were asked for."""
+        conv, messages = self.convergence, []
+        if len(self.s) < rank:
+            messages.append(
+                f"{self.engine}: {len(self.s)} of {rank} triplets: the run broke down "
+                f"({self.info.breakdown} at step {self.info.breakdown_step}), so the matrix has "
+                f"numerical rank {len(self.s)} at the breakdown tolerance")
+        if not conv.converged:
+            limit = ""
+            if conv.steps >= conv.max_steps:
+                limit = f", the most steps allowed ({conv.max_steps})"
+            messages.append(
+                f"{self.engine}: not converged to tol={tol:g} after {conv.runs} runs and "
+                f"{conv.steps} steps{limit}: largest residual {conv.history[-1][1]:.2g} of its "
+                "singular value; raise maxiter or ncv")
+        return messages
 
 
 @dataclass(frozen=True)
@@ -76,20 +109,22 @@ class Decomposition:
     ----------
     a : numpy.ndarray
         The matrix as given (float64).
-    rank, steps : int
-        Triplets asked for, Lanczos steps run.
+    rank : int
+        Triplets asked for.
+    settings : ConvergenceSettings
+        ``ncv``, ``tol``, ``maxiter`` and the steps allowed.
     config : DcomConfig
     exact : numpy.ndarray
         LAPACK's singular values of ``a``, all of them, descending.
     runs : list of EngineRun
     cycles : int
-        Modelled cycles of the Lanczos program on ``config``, stopped where the first hardware
-        engine's run stopped; 0 if only ``float64`` ran.
+        Modelled cycles of the programs the first hardware engine ran on ``config`` (every
+        segment of the converged run, and the store); 0 if only ``float64`` ran.
     """
 
     a: np.ndarray
     rank: int
-    steps: int
+    settings: ConvergenceSettings
     config: DcomConfig
     exact: np.ndarray
     runs: list
@@ -111,9 +146,10 @@ class Decomposition:
         return np.abs(run.s - self.exact[:r]) / self.exact[0]
 
 
-def load_matrix(path: str | Path) -> np.ndarray:
+def load_matrix(path: str | Path, parameter: str = "matrix", vector: bool = False) -> np.ndarray:
     """Read a matrix from ``.npy``, ``.npz`` (its only array, or the one named ``A``) or
-    ``.csv`` (comma-separated numbers, no header).
+    ``.csv`` (comma-separated numbers, no header); with ``vector``, a vector (1-D, or one row
+    or column), returned 1-D. ``parameter`` names the file in errors.
 
     Raises
     ------
@@ -122,12 +158,12 @@ def load_matrix(path: str | Path) -> np.ndarray:
         message names the file and what is accepted.
     """
     path = Path(path)
-    accepted = "a .npy, .npz or .csv file holding one 2-D real matrix"
+    accepted = (f"a .npy, .npz or .csv file holding one real {'vector' if vector else '2-D matrix'}")
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz", ".csv"):
-        raise InputError("matrix", f"{path} has the suffix {path.suffix or '(none)'}", accepted)
+        raise InputError(parameter, f"{path} has the suffix {path.suffix or '(none)'}", accepted)
     if not path.is_file():
-        raise InputError("matrix", f"{path} is not a file", accepted)
+        raise InputError(parameter, f"{path} is not a file", accepted)
     try:
         if suffix == ".npy":
             a = np.load(path, allow_pickle=False)
@@ -139,17 +175,21 @@ def load_matrix(path: str | Path) -> np.ndarray:
                 elif len(names) == 1:
                     a = arrays[names[0]]
                 else:
-                    raise InputError("matrix", f"{path} holds arrays {names}",
+                    raise InputError(parameter, f"{path} holds arrays {names}",
                                      "one array, or one named 'A'")
         else:
             a = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except InputError:
         raise
     except (OSError, ValueError, EOFError) as exc:
-        raise InputError("matrix", f"{path} cannot be read ({exc})", accepted) from None
+        raise InputError(parameter, f"{path} cannot be read ({exc})", accepted) from None
     if a.dtype.kind in "iu":
         a = a.astype(np.float64)
-    return check_matrix(a, "matrix")
+    if vector:
+        if a.ndim not in (1, 2) or a.ndim == 2 and min(a.shape) != 1:
+            raise InputError(parameter, f"{path} holds an array of shape {a.shape}", accepted)
+        return check_matrix(a.reshape(1, -1), parameter).ravel()
+    return check_matrix(a, parameter)
 
 
 def parse_engines(engines: str | Sequence[str]) -> tuple[str, ...]:
@@ -166,57 +206,171 @@ def parse_engines(engines: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _run_engine(engine: str, a: np.ndarray, rank: int, steps: int, config: DcomConfig, seed,
-                breakdown_tol: float) -> EngineRun:
+@dataclass(frozen=True)
+class _Job:
+    """What every engine of one :func:`decompose` shares."""
+
+    a: np.ndarray
+    settings: ConvergenceSettings         # max_steps: the memories' capacity on hardware
+    config: DcomConfig
+    seed: int
+    v0: np.ndarray | None
+    breakdown_tol: float | None
+    scale: bool
+
+
+def _run_engine(engine: str, job: _Job, progress) -> EngineRun:
     start = time.monotonic()
-    rtl_cycles = None
+    rtl_cycles, a = None, job.a
+    exponent = hardware_scale(a) if engine in HARDWARE_ENGINES and job.scale else 0
+    relative = job.breakdown_tol
+    if relative is None:
+        relative = BREAKDOWN_TOLS["float64" if engine == "float64" else "hardware"]
     if engine == "float64":
-        U, s, Vt, info = lanczos_bidiag(a, rank, steps, seed=seed, return_info=True)
-    elif engine == "golden":
-        U, s, Vt, info = hw_lanczos_bidiag(a, rank, steps, config=config, seed=seed,
-                                           breakdown_tol=breakdown_tol, return_info=True)
-    elif engine == "isa":
-        U, s, Vt, info = isa_lanczos(a, rank, steps, config=config, seed=seed,
-                                     breakdown_tol=breakdown_tol, return_info=True)
+        threshold = relative * float(np.linalg.norm(a))
     else:
-        from dcom.tb.decompose import rtl_lanczos
-        U, s, Vt, run = rtl_lanczos(a, rank, steps, config=config, sim=engine, seed=seed,
-                                    breakdown_tol=breakdown_tol, return_run=True)
-        info, rtl_cycles = run.info, run.counters["cycles"]
-    return EngineRun(engine, U, s, Vt, info, time.monotonic() - start, rtl_cycles)
+        a = np.ldexp(a, exponent)
+        if np.max(np.abs(a)) > FP16_MAX:
+            raise InputError("A", f"has magnitudes up to {np.max(np.abs(job.a)):.6g}",
+                             f"magnitudes <= {FP16_MAX:g} (FP16) on the hardware engines: "
+                             "scale it down, or leave scale on")
+        a = round_to(a, "fp16").astype(np.float64)
+        threshold = breakdown_threshold(a, relative)
+    kwargs = dict(config=job.config, seed=job.seed, v0=job.v0, threshold=threshold)
+    if engine in ("float64", "golden", "isa"):
+        info, convergence, _ = extended_run(engine, a, job.settings, progress=progress, **kwargs)
+    else:
+        from dcom.tb.decompose import rtl_extended_run
+        info, convergence, _, run = rtl_extended_run(a, job.settings, sim=engine, **kwargs)
+        rtl_cycles = run.counters["cycles"]
+    U, s, Vt = singular_triplets(info, job.settings.rank)
+    return EngineRun(engine, U, np.ldexp(s, -exponent), Vt, info, time.monotonic() - start,
+                     rtl_cycles, convergence, exponent, threshold)
 
 
-def _model_cycles(config: DcomConfig, a: np.ndarray, steps: int, info: LanczosInfo) -> int:
-    """Cycles of the Lanczos program when it stops where ``info`` says."""
-    compiled = compile_lanczos(config, *a.shape, steps)
-    return program_cycles(config, compiled.program, stop=compiled.breakdown_stop(info)).total
+def _job(A, k, ncv, tol, maxiter, v0, engines, config, seed, breakdown_tol, scale):
+    """Check the arguments of :func:`svds` and :func:`decompose`."""
+    a = np.asarray(check_matrix(A, "A"), dtype=np.float64)
+    config = DcomConfig() if config is None else config
+    if breakdown_tol is not None:
+        breakdown_tol = check_float(breakdown_tol, "breakdown_tol", 0.0, inclusive=False)
+    settings = ConvergenceSettings.check(a.shape, k, ncv, tol, maxiter)
+    if any(name in HARDWARE_ENGINES for name in engines):
+        # Every engine takes the same steps, so that the hardware engines agree word for word.
+        settings = replace(settings, max_steps=fitting_capacity(config, *a.shape,
+                                                                settings).max_steps)
+    return _Job(a, settings, config, int(seed), v0, breakdown_tol, bool(scale))
 
 
-def decompose(A, rank: int, *, k: int | None = None, engines: str | Sequence[str] = ("golden",),
-              config: DcomConfig | None = None, seed=0,
-              breakdown_tol: float = DEFAULT_BREAKDOWN_TOL,
-              progress: Callable[[str], None] | None = None) -> Decomposition:
-    """Truncated SVD of ``A`` on each engine, measured against LAPACK.
+def svds(A, k: int = 6, ncv: int | None = None, tol: float = DEFAULT_TOL, v0=None,
+         maxiter: int | None = None, *, engine: str = "golden", config: DcomConfig | None = None,
+         seed: int = 0, breakdown_tol: float | None = None, scale: bool = True,
+         return_run: bool = False):
+    """The ``k`` largest singular triplets of ``A``, converged, on one engine.
+
+    The shape is SciPy's :func:`scipy.sparse.linalg.svds`: a Lanczos run of ``ncv`` steps is
+    extended (not restarted) until the Ritz residual bounds of the top ``k`` are within ``tol``
+    (:mod:`dcom.sw.convergence`), on the hardware engines by resuming the program where it
+    stopped.
 
     Parameters
     ----------
     A : array_like
-        ``M x N`` real matrix, finite; the hardware engines round it to FP16 (magnitudes up to
-        65504).
+        ``M x N`` real matrix, finite.
+    k : int
+        Singular triplets, ``1 <= k <= min(M, N)``.
+    ncv : int, optional
+        Lanczos steps (Krylov dimension) of the first run, ``k <= ncv <= min(M, N)``; default
+        ``min(min(M, N), max(2 k + 1, 20))``.
+    tol : float
+        Relative accuracy: triplet ``i`` has converged when its residual bound is at most
+        ``tol * s_i``; 0 runs to ``maxiter``. Default 1e-3.
+    v0 : array_like, optional
+        Start vector, length ``N``; default the seeded random one.
+    maxiter : int, optional
+        Runs at most, the first and its extensions (each adds ``max(k, 10)`` steps); default
+        10. The hardware engines also stop at the steps their memories hold.
+    engine : str
+        One of :data:`ENGINES`.
+    config : DcomConfig, optional
+        The instance of the hardware engines; default ``DcomConfig()``.
+    seed : int
+        Seeds the start vector when ``v0`` is not given.
+    breakdown_tol : float, optional
+        Breakdown tolerance relative to ``||A||_F``: a norm at or below it ends the run (an
+        invariant subspace; fewer than ``k`` triplets then exist). Default
+        :data:`BREAKDOWN_TOLS`; on the hardware at least ``2**-15`` absolute.
+    scale : bool
+        Run the hardware engines on ``2**e A`` (:func:`hardware_scale`), which keeps any
+        matrix inside FP16's range; the singular values are scaled back.
+    return_run : bool
+        Also return the :class:`EngineRun`.
+
+    Returns
+    -------
+    U : numpy.ndarray
+        ``M x k`` left singular vectors.
+    s : numpy.ndarray
+        ``k`` singular values, descending.
+    Vt : numpy.ndarray
+        ``k x N`` right singular vectors.
+    run : EngineRun
+        Only if ``return_run``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When fewer than ``k`` triplets exist, or they did not converge to ``tol``.
+
+    Raises
+    ------
+    InputError
+        On a bad argument (the message names it and the allowed values).
+    dcom.sw.CompileError
+        If not even ``ncv`` steps fit the configuration's memories (hardware engines).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).standard_normal((60, 40))
+    >>> U, s, Vt = svds(a, k=3, engine="float64", tol=1e-8)
+    >>> bool(np.allclose(s, np.linalg.svd(a, compute_uv=False)[:3]))
+    True
+    """
+    (engine,) = parse_engines([engine])
+    job = _job(A, k, ncv, tol, maxiter, v0, (engine,), config, seed, breakdown_tol, scale)
+    run = _run_engine(engine, job, None)
+    for message in run.warnings(job.settings.rank, job.settings.tol):
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return (run.U, run.s, run.Vt) + ((run,) if return_run else ())
+
+
+def _model_cycles(job: _Job, run: EngineRun) -> int:
+    """Cycles of every program a hardware run executed (its segments and the store)."""
+    compiled = fitting_capacity(job.config, *job.a.shape, job.settings)
+    return sum(program_cycles(job.config, program, stop=stop).total
+               for program, stop in run_programs(compiled, run.convergence, run.info))
+
+
+def decompose(A, rank: int, *, ncv: int | None = None, tol: float = DEFAULT_TOL,
+              maxiter: int | None = None, v0=None,
+              engines: str | Sequence[str] = ("golden",), config: DcomConfig | None = None,
+              seed=0, breakdown_tol: float | None = None, scale: bool = True,
+              progress: Callable[[str], None] | None = None) -> "Decomposition":
+    """Truncated SVD of ``A`` on each engine (as :func:`svds`), measured against LAPACK.
+
+    Parameters
+    ----------
+    A : array_like
+        ``M x N`` real matrix, finite.
     rank : int
-        Singular triplets, ``1 <= rank <= min(M, N)``.
-    k : int, optional
-        Lanczos steps, ``rank <= k <= min(M, N)``; default ``min(2 rank, min(M, N))``.
+        Singular triplets, ``1 <= rank <= min(M, N)`` (:func:`svds`'s ``k``).
+    ncv, tol, maxiter, v0, config, seed, breakdown_tol, scale
+        As for :func:`svds`; ``maxiter=1`` runs exactly ``ncv`` steps.
     engines : str or sequence of str
         Names from :data:`ENGINES`, e.g. ``"isa,verilator"``.
-    config : DcomConfig, optional
-        The instance; default ``DcomConfig()``.
-    seed : int
-        Seeds the start vector (the same on every engine).
-    breakdown_tol : float
-        Absolute FP32 breakdown threshold of the hardware engines.
     progress : callable, optional
-        Called with a line of text as each step begins and ends.
+        Called with a line of text as each engine begins, extends and ends.
 
     Returns
     -------
@@ -227,29 +381,28 @@ def decompose(A, rank: int, *, k: int | None = None, engines: str | Sequence[str
     InputError
         On a bad argument (the message names it and the allowed values).
     dcom.sw.CompileError
-        If the matrix does not fit the configuration's memories (hardware engines).
+        If not even ``ncv`` steps fit the configuration's memories (hardware engines).
     dcom.sw.HardwareOverflowError
         If a hardware engine overflows FP16/FP32.
     """
-    a, rank, steps = check_lanczos_args(A, rank, k)
-    a = np.asarray(a, dtype=np.float64)
     names = parse_engines(engines)
-    config = DcomConfig() if config is None else config
+    job = _job(A, rank, ncv, tol, maxiter, v0, names, config, seed, breakdown_tol, scale)
     say = progress or (lambda line: None)
-    if any(name in HARDWARE_ENGINES for name in names) and np.max(np.abs(a)) > 65504:
-        raise InputError("A", f"has magnitudes up to {np.max(np.abs(a)):.6g}",
-                         "magnitudes <= 65504 (FP16) on the hardware engines: scale it down")
+    settings, a = job.settings, job.a
     say(f"LAPACK SVD of the {a.shape[0]} x {a.shape[1]} matrix")
     exact = np.linalg.svd(a, compute_uv=False)
     runs = []
     for name in names:
-        say(f"{name}: rank {rank}, k = {steps}" + ("" if name == "float64" else
-                                                  f" on {config.describe()}"))
-        runs.append(_run_engine(name, a, rank, steps, config, seed, breakdown_tol))
-        say(f"{name}: {len(runs[-1].s)} triplets in {runs[-1].seconds:.1f} s")
+        say(f"{name}: rank {settings.rank}, {settings.ncv} steps, tol {settings.tol:g}, at most "
+            f"{settings.max_steps} steps" + ("" if name == "float64" else
+                                             f" on {job.config.describe()}"))
+        run = _run_engine(name, job, say)
+        runs.append(run)
+        say(f"{name}: {len(run.s)} triplets after {run.convergence.steps} steps in "
+            f"{run.seconds:.1f} s" + ("" if run.convergence.converged else " (not converged)"))
     hardware = [run for run in runs if run.engine in HARDWARE_ENGINES]
-    cycles = _model_cycles(config, a, steps, hardware[0].info) if hardware else 0
-    return Decomposition(a, rank, steps, config, exact, runs, cycles)
+    cycles = _model_cycles(job, hardware[0]) if hardware else 0
+    return Decomposition(a, settings.rank, settings, job.config, exact, runs, cycles)
 
 
 def _differing_words(x: np.ndarray, y: np.ndarray) -> tuple[int, int]:
@@ -308,6 +461,14 @@ def write_decomposition(result: Decomposition, out_dir: str | Path, *,
             "reconstruction_error": recon, "excess_error": recon - result.optimal_error,
             "breakdown": run.info.breakdown, "breakdown_step": run.info.breakdown_step,
             "seconds": run.seconds, "rtl_cycles": run.rtl_cycles,
+            "steps": run.convergence.steps, "runs": run.convergence.runs,
+            "converged": run.convergence.converged,
+            "residual_bounds": np.ldexp(run.convergence.residuals, -run.scale_exponent).tolist(),
+            "relative_residuals": run.convergence.relative_residuals.tolist(),
+            "history": [{"steps": steps, "max_relative_residual": worst}
+                        for steps, worst in run.convergence.history],
+            "scale_exponent": run.scale_exponent, "breakdown_threshold": run.threshold,
+            "warnings": run.warnings(rank, result.settings.tol),
         }
     comparisons = _comparisons(result.runs)
     modelled_seconds = result.cycles / (config.clock_mhz * 1e6)
@@ -315,8 +476,10 @@ def write_decomposition(result: Decomposition, out_dir: str | Path, *,
         "matrix": {"source": source, "rows": result.a.shape[0], "cols": result.a.shape[1],
                    "frobenius_norm": float(np.linalg.norm(result.a)),
                    "fp16_rounding_error": fp16_error},
-        "rank": rank, "steps": result.steps, "config": config.to_dict(),
-        "lapack_singular_values": result.exact[:max(rank, result.steps)].tolist(),
+        "rank": rank, "ncv": result.settings.ncv, "tol": result.settings.tol,
+        "maxiter": result.settings.maxiter, "max_steps": result.settings.max_steps,
+        "config": config.to_dict(),
+        "lapack_singular_values": result.exact[:max(rank, result.settings.max_steps)].tolist(),
         "optimal_error": result.optimal_error,
         "engines": engines, "comparisons": comparisons,
         "cycles": result.cycles, "clock_mhz": config.clock_mhz,
@@ -338,6 +501,18 @@ def write_decomposition(result: Decomposition, out_dir: str | Path, *,
               notes=f"Optimal rank-{rank} error (Eckart-Young): {result.optimal_error:.4g}. "
                     f"Rounding the matrix to FP16 alone changes it by {fp16_error:.2g} "
                     "(relative, Frobenius)."),
+        Table("Convergence",
+              ["engine", "steps", "runs", "converged", "largest residual / s_i",
+               "steps per run", "scale 2^e", "warnings"],
+              [[name, e["steps"], e["runs"], "yes" if e["converged"] else "NO",
+                max(e["relative_residuals"], default=0.0),
+                ", ".join(str(h["steps"]) for h in e["history"]), e["scale_exponent"],
+                "; ".join(e["warnings"]) or "-"] for name, e in engines.items()],
+              notes=f"Converged: every one of the top {rank} Ritz triplets has a residual bound "
+                    f"at most tol={result.settings.tol:g} times its singular value. A run starts "
+                    f"with ncv={result.settings.ncv} steps and is extended (resumed, not "
+                    f"restarted) up to maxiter={result.settings.maxiter} runs or "
+                    f"{result.settings.max_steps} steps. The hardware engines run on 2^e A."),
     ]
     if result.cycles:
         rtl = [(name, e["rtl_cycles"]) for name, e in engines.items()
@@ -348,9 +523,9 @@ def write_decomposition(result: Decomposition, out_dir: str | Path, *,
             [["configuration", config.describe()], ["modelled cycles", result.cycles],
              ["clock (MHz)", config.clock_mhz], ["modelled time (us)", modelled_seconds * 1e6],
              *[[f"{name} RTL cycle counter", cycles] for name, cycles in rtl]],
-            notes="Cycles of the compiled Lanczos program from the cycle model, which equals "
-                  "the RTL's counters. After a breakdown, a short program that stores the "
-                  "bases found so far follows; it is not counted."))
+            notes="Cycles of the compiled Lanczos programs (every run of the extended "
+                  "Lanczos process, and the store of the bases) from the cycle model, which "
+                  "equals the RTL's counters."))
     if comparisons:
         tables.append(Table(
             "Engines compared word for word",

@@ -14,11 +14,14 @@ a write in the same cycle, a write port with per-lane enables, and contents zero
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from amaranth import ClockSignal, Instance, Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from dcom.config import ConfigError
 from dcom.hw.hierarchy import ModuleLibrary
 
 __all__ = ["Sram", "sram_module_name", "sram_verilog"]
@@ -72,13 +75,26 @@ class Sram(wiring.Component):
         Write granularity: ``wr_en`` has one bit per ``lane_bits``-bit lane of ``wr_data``.
     library : ModuleLibrary or None
         ``None``: an Amaranth memory; otherwise an instance of the SRAM model module.
+
+    Raises
+    ------
+    ConfigError
+        If ``depth``, ``width`` or ``read_ports`` is not a positive integer, or ``lane_bits``
+        does not divide ``width``.
     """
 
     def __init__(self, depth: int, width: int, read_ports: int = 1, lane_bits: int | None = None,
                  library: ModuleLibrary | None = None):
+        for name, value in (("depth", depth), ("width", width), ("read_ports", read_ports)):
+            if not isinstance(value, Integral) or value < 1:
+                raise ConfigError(name, value, "integers >= 1")
         self.depth, self.width, self.read_ports = depth, width, read_ports
         self.lane_bits = width if lane_bits is None else lane_bits
-        assert width % self.lane_bits == 0
+        if (not isinstance(self.lane_bits, Integral) or self.lane_bits < 1
+                or width % self.lane_bits):
+            divisors = [d for d in range(1, width + 1) if width % d == 0]
+            raise ConfigError("lane_bits", lane_bits,
+                              f"divisors of width={width}: {', '.join(map(str, divisors))}")
         self._library = library
         addr = max(1, ceil_log2(depth))
         members = {}

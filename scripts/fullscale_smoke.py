@@ -6,6 +6,10 @@ of U and V and every alpha and beta against the ISA simulator, and prints the bu
 simulated cycles and the wall time. Not part of the test suite: it takes several minutes.
 
     python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8] [--cflags -O0]
+                                      [--build-jobs N] [--host-port]
+
+The banks are written and read straight into the SRAM models (bulk access, no simulated
+cycles) unless ``--host-port`` asks for the host port, one word a cycle.
 """
 
 from __future__ import annotations
@@ -31,8 +35,14 @@ def main() -> None:
     parser.add_argument("--cflags", default="-O0",
                         help="C++ flags of the Verilator model (default -O0, as in the tests: "
                              "at this size the compiler, not the run, is what takes long)")
+    parser.add_argument("--build-jobs", type=int, default=None,
+                        help="parallel C++ compile jobs (default the CPU count, at most 4)")
+    parser.add_argument("--host-port", action="store_true",
+                        help="load and read the banks through the host port")
     args = parser.parse_args()
     os.environ["DCOM_VERILATOR_CFLAGS"] = args.cflags
+    if args.build_jobs is not None:
+        os.environ["DCOM_BUILD_JOBS"] = str(args.build_jobs)
     config = DcomConfig()
     design = top_design(config)
 
@@ -45,7 +55,8 @@ def main() -> None:
           flush=True)
 
     cycles_file = Path(tempfile.mkdtemp(prefix="dcom-smoke-")) / "cycles.json"
-    case = {"rows": args.rows, "cols": args.cols, "steps": args.steps, "seed": args.seed}
+    case = {"rows": args.rows, "cols": args.cols, "steps": args.steps, "seed": args.seed,
+            "bulk": not args.host_port}
     start = time.monotonic()
     result = run_cocotb(design, "dcom.tb.top", "verilator", testcase="lanczos_program",
                         seed=args.seed, run_name="fullscale-smoke",

@@ -133,6 +133,11 @@ class CompiledLanczos:
         Vector slots per cluster.
     u_blocks, v_blocks : int
         Coefficient blocks of the bases.
+    max_steps : int
+        Steps the layout holds (``steps`` unless compiled with ``max_steps``).
+    v_capacity : int
+        ``v`` vectors the layout holds: ``max_steps``, plus one for the residual half step when
+        compiled with ``max_steps`` and ``max_steps < N``.
     """
 
     mapping: MatrixMapping
@@ -145,11 +150,51 @@ class CompiledLanczos:
     v_slots: int
     u_blocks: int
     v_blocks: int
+    max_steps: int
+    v_capacity: int
 
     @property
     def config(self) -> DcomConfig:
         """The instance compiled for."""
         return self.mapping.config
+
+    def segment(self, first: int, last: int, residual: bool) -> tuple:
+        """A program that takes the run from ``first`` to ``last`` steps and halts.
+
+        With ``first = 0`` it begins with the loads; with ``first > 0`` it continues what an
+        earlier segment, ending at ``first`` with its residual half step, left in the buffers
+        (the buffers and the broadcast memory keep their contents between programs). With
+        ``residual`` it ends with the first half of step ``last``: ``beta_{last-1}`` (result
+        ``2 last``) and ``v_last``, for :func:`dcom.sw.lanczos.ritz_residuals`. The bases stay
+        in the buffers: :attr:`store_program` brings them to the banks.
+
+        Raises
+        ------
+        InputError
+            If ``first < last <= max_steps`` does not hold, or ``residual`` needs a ``v``
+            vector the layout has no room for.
+        CompileError
+            If the program does not fit ``program_depth``.
+        """
+        last = check_int(last, "last", 1, self.max_steps)
+        first = check_int(first, "first", 0, last - 1)
+        if residual and last >= self.v_capacity:
+            raise InputError("residual", f"after step {last}",
+                             f"a residual half step after at most {self.v_capacity - 1} steps "
+                             "(compile with max_steps, below the column count)")
+        emitter = _Emitter(self.config, self.buffer_map, self.bank_map, self.u_slots,
+                           self.v_slots, self.u_blocks, self.v_blocks, self.mapping.row_tiles,
+                           self.mapping.col_tiles)
+        if first == 0:
+            emitter.prologue()
+        for j in range(first, last):
+            if 0 < j != first:
+                emitter.next_v(j)
+            emitter.next_u(j)
+        if residual:
+            emitter.next_v(last)
+        emitter.emit(Opcode.HALT)
+        return emitter.take(f"steps {first} to {last}")
 
     def bank_images(self, a, start_vector) -> np.ndarray:
         """The words the host writes into the banks before starting the program.
@@ -188,21 +233,32 @@ class CompiledLanczos:
         images = np.concatenate([tiles, slots.transpose(1, 0, 2, 3)], axis=2)
         return images.reshape(C, -1, P * Q)
 
-    def extract(self, banks, broadcast, status: Status, stop_pc: int) -> LanczosInfo:
+    def extract(self, banks, broadcast, status: Status, stop_pc: int, *,
+                program=None, steps: int | None = None,
+                residual: bool = False) -> LanczosInfo:
         """The results of a run, as :func:`dcom.sw.hw_lanczos_bidiag` reports them.
 
         Parameters
         ----------
-        banks : numpy.ndarray
+        banks : numpy.ndarray or None
             ``(C, words, P*Q)`` uint16 bank contents from address 0, covering
-            ``bank_map["store"]``, after the program (and, after a BREAKDOWN, the
-            :attr:`store_program`) ran.
+            ``bank_map["store"]``, after the program and the :attr:`store_program` ran; None
+            reads the norms only, and the bases come out +0 (between the segments of an
+            extended run, whose convergence test needs only ``B``).
         broadcast : numpy.ndarray
             FP32 bit patterns (uint32) of the broadcast memory from word 0.
         status : Status
             How the program stopped.
         stop_pc : int
             Where it stopped.
+        program : sequence of Instruction, optional
+            The program that stopped (default :attr:`program`; a :meth:`segment` for an
+            extended run).
+        steps : int, optional
+            Steps a program that ran to its end completed (default :attr:`steps`).
+        residual : bool
+            That program ended with a residual half step: ``beta_{steps-1}`` becomes
+            ``residual_beta``.
 
         Returns
         -------
@@ -218,9 +274,11 @@ class CompiledLanczos:
         InputError
             If the program stopped in another way than DONE or BREAKDOWN at one of its NORMs.
         """
-        breakdown, step, results = None, None, 2 * self.steps
+        program = self.program if program is None else program
+        steps = self.steps if steps is None else steps
+        breakdown, step, results = None, None, 2 * steps + residual
         if status in (Status.BREAKDOWN, Status.OVERFLOW):
-            norm = self.program[stop_pc] if 0 <= stop_pc < len(self.program) else None
+            norm = program[stop_pc] if 0 <= stop_pc < len(program) else None
             if norm is None or norm.op != Opcode.NORM:
                 raise InputError("stop_pc", f"{stop_pc} is not a NORM of this program",
                                  "the stop pc the program reported")
@@ -236,24 +294,33 @@ class CompiledLanczos:
                              f"pc {stop_pc}", "DONE, BREAKDOWN or OVERFLOW")
         values = from_bits(np.asarray(broadcast)[:results], "fp32")
         alphas, betas = values[1::2], values[2::2]
-        v_count = (results + 1) // 2                  # NORMs of v vectors that passed
-        u_basis, v_basis = self._bases(np.asarray(banks))
+        residual_beta = None
+        if breakdown is None and residual:
+            residual_beta, betas = betas[-1], betas[:-1]
+        v_count = 0 if breakdown == "start" else len(alphas) + (breakdown == "alpha")
+        if banks is None:
+            u_basis = np.zeros((self.mapping.rows, len(alphas)), dtype=np.float16)
+            v_basis = np.zeros((self.mapping.cols, v_count), dtype=np.float16)
+        else:
+            u_basis, v_basis = self._bases(np.asarray(banks))
         return LanczosInfo(alphas.copy(), betas.copy(), len(alphas), breakdown, step,
-                           u_basis[:, :len(alphas)], v_basis[:, :v_count])
+                           u_basis[:, :len(alphas)], v_basis[:, :v_count], residual_beta)
 
-    def breakdown_stop(self, info: LanczosInfo) -> tuple[Status, int] | None:
-        """Where this program stops for the run ``info`` describes: ``(Status.BREAKDOWN, pc
-        of the NORM that found it)``, or None if every step ran (the inverse of
-        :meth:`extract`'s reading of the stop, for :func:`dcom.sw.cycles.program_cycles`)."""
+    def breakdown_stop(self, info: LanczosInfo, program=None) -> tuple[Status, int] | None:
+        """Where ``program`` (default :attr:`program`) stops for the run ``info`` describes:
+        ``(Status.BREAKDOWN, pc of the NORM that found it)``, or None if every step ran (the
+        inverse of :meth:`extract`'s reading of the stop, for
+        :func:`dcom.sw.cycles.program_cycles`)."""
         if info.breakdown is None:
             return None
+        program = self.program if program is None else program
         results = {"start": 0, "alpha": 2 * info.breakdown_step + 1,
-                   "beta": 2 * info.breakdown_step + 2}[info.breakdown]
-        pcs = [pc for pc, ins in enumerate(self.program)
+                   "beta": 2 * info.breakdown_step}[info.breakdown]
+        pcs = [pc for pc, ins in enumerate(program)
                if ins.op == Opcode.NORM and ins.m == results]
         if len(pcs) != 1:
             raise InputError("info", f"a {info.breakdown} breakdown at step "
-                             f"{info.breakdown_step}", f"a stop of this {self.steps}-step program")
+                             f"{info.breakdown_step}", "a stop of this program")
         return Status.BREAKDOWN, pcs[0]
 
     def _bases(self, banks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +345,92 @@ class CompiledLanczos:
         return bases[0], bases[1]
 
 
-def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> CompiledLanczos:
+class _Emitter:
+    """Builds the pieces of Lanczos programs for one layout (see the module docstring)."""
+
+    def __init__(self, config: DcomConfig, buf: dict, banks: dict, u_slots: int, v_slots: int,
+                 u_blocks: int, v_blocks: int, mb: int, nb: int):
+        self.config, self.buf, self.banks = config, buf, banks
+        self.u_slots, self.v_slots = u_slots, v_slots
+        self.u_blocks, self.v_blocks, self.mb, self.nb = u_blocks, v_blocks, mb, nb
+        self.load_words = buf["v_slots"].stop - buf["tiles"].start       # per cluster row
+        self.store_words = buf["v_basis"].stop - buf["u_basis"].start
+        self.program: list = []
+
+    def emit(self, op, **fields) -> None:
+        self.program.append(_instruction(op, **fields))
+
+    def _reorthogonalize(self, side: Side, j: int) -> None:
+        # Against the j vectors stored so far: their blocks, at the basis' slot stride.
+        slots, basis, lanes, blocks = self._side(side)
+        for _ in range(2):              # CGS2
+            self.emit(Opcode.PROJ, side=side, a=basis.start, b=slots.start,
+                      c=self.buf["coefficients"].start, d=blocks, n=slots.size, m=-(-j // lanes))
+            self.emit(Opcode.UPDATE, side=side, a=basis.start, b=self.buf["coefficients"].start,
+                      c=slots.start, d=blocks, n=slots.size, m=-(-j // lanes))
+
+    def _normalize(self, side: Side, j: int, index: int) -> None:
+        slots, basis, lanes, blocks = self._side(side)
+        scalars = self.buf["scalars"].start
+        self.emit(Opcode.NORM, side=side, a=slots.start, b=scalars, n=slots.size, m=index)
+        self.emit(Opcode.SCALE, side=side, a=slots.start, b=scalars, c=basis.start + j // lanes,
+                  d=blocks, n=slots.size, m=j % lanes)
+
+    def _side(self, side: Side):
+        if side == Side.U:
+            return self.buf["u_slots"], self.buf["u_basis"], self.config.grid_cols, self.u_blocks
+        return self.buf["v_slots"], self.buf["v_basis"], self.config.grid_rows, self.v_blocks
+
+    def prologue(self) -> None:
+        """LOAD, ZERO and ``v_0``."""
+        buf = self.buf
+        for r in range(self.config.cluster_rows):
+            self.emit(Opcode.LOAD, a=r * self.load_words, b=buf["tiles"].start,
+                      n=self.load_words, m=r)
+        self.emit(Opcode.ZERO, a=buf["u_slots"].start,
+                  n=buf["v_basis"].stop - buf["u_slots"].start)
+        self._normalize(Side.V, 0, ResultIndex.START)
+
+    def next_v(self, j: int) -> None:
+        """``beta_{j-1}`` and ``v_j`` (``j >= 1``)."""
+        buf = self.buf
+        self.emit(Opcode.BCAST, side=Side.U, a=buf["u_slots"].start, b=buf["y_words"].start,
+                  n=self.u_slots)
+        self.emit(Opcode.MTV, a=buf["tiles"].start, b=buf["y_words"].start,
+                  c=buf["v_slots"].start, n=self.mb, m=self.nb)
+        self._reorthogonalize(Side.V, j)
+        self._normalize(Side.V, j, ResultIndex.beta(j - 1))
+
+    def next_u(self, j: int) -> None:
+        """``alpha_j`` and ``u_j``."""
+        buf = self.buf
+        self.emit(Opcode.BCAST, side=Side.V, a=buf["v_slots"].start, b=buf["x_words"].start,
+                  n=self.v_slots)
+        self.emit(Opcode.MV, a=buf["tiles"].start, b=buf["x_words"].start,
+                  c=buf["u_slots"].start, n=self.mb, m=self.nb)
+        if j > 0:
+            self._reorthogonalize(Side.U, j)
+        self._normalize(Side.U, j, ResultIndex.alpha(j))
+
+    def store(self) -> None:
+        """Both bases to the banks, then HALT."""
+        for r in range(self.config.cluster_rows):
+            self.emit(Opcode.STORE, a=self.buf["u_basis"].start,
+                      b=self.banks["store"].start + r * self.store_words, n=self.store_words, m=r)
+        self.emit(Opcode.HALT)
+
+    def take(self, what: str) -> tuple:
+        """The program built so far (checked against ``program_depth``), and a new one begun."""
+        program, self.program = tuple(self.program), []
+        if len(program) > self.config.program_depth:
+            raise CompileError("program_depth", len(program), self.config.program_depth,
+                               f"program_depth={self.config.program_depth} is too small: "
+                               f"{what} needs {len(program)} instructions")
+        return program
+
+
+def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int, *,
+                    max_steps: int | None = None) -> CompiledLanczos:
     """Compile ``steps`` steps of Lanczos bidiagonalization of an ``rows x cols`` matrix.
 
     Parameters
@@ -289,6 +441,11 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
         Matrix shape ``M x N`` (padded per :class:`~dcom.sw.mapping.MatrixMapping`).
     steps : int
         Lanczos steps ``k``, ``1 <= k <= min(M, N)``.
+    max_steps : int, optional
+        Lay the memories out for extending the run up to this many steps
+        (:meth:`CompiledLanczos.segment`), with room for the ``v`` vector of the residual half
+        step after the last; ``steps <= max_steps <= min(M, N)``. By default the layout holds
+        ``steps`` steps and no more.
 
     Returns
     -------
@@ -305,11 +462,15 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
     """
     mapping = MatrixMapping(config, rows, cols)
     steps = check_int(steps, "steps", 1, min(rows, cols))
+    extendable = max_steps is not None
+    capacity = check_int(max_steps, "max_steps", steps, min(rows, cols)) if extendable else steps
+    v_count = min(capacity + 1, cols) if extendable else capacity
+    results = capacity + v_count
     R, C, P, Q = config.cluster_rows, config.cluster_cols, config.grid_rows, config.grid_cols
     Mb, Nb = mapping.row_tiles, mapping.col_tiles
     u_slots, v_slots = mapping.chunks_per_cluster("u"), mapping.chunks_per_cluster("v")
-    u_blocks, v_blocks = -(-steps // Q), -(-steps // P)
-    what = f"this {rows}x{cols} matrix with {steps} Lanczos steps"
+    u_blocks, v_blocks = -(-capacity // Q), -(-v_count // P)
+    what = f"this {rows}x{cols} matrix with {capacity} Lanczos steps"
 
     sizes = {"tiles": Mb * Nb, "v_slots": v_slots, "u_slots": u_slots,
              "u_basis": u_slots * u_blocks, "v_basis": v_slots * v_blocks,
@@ -323,77 +484,29 @@ def compile_lanczos(config: DcomConfig, rows: int, cols: int, steps: int) -> Com
         raise CompileError("buffer_depth", start, config.buffer_depth,
                            f"buffer_depth={config.buffer_depth} is too small: {what} needs "
                            f"{start} words per cluster")
-    load_words = buf["v_slots"].stop - buf["tiles"].start       # per cluster row
+    load_words = buf["v_slots"].stop - buf["tiles"].start
     store_words = buf["v_basis"].stop - buf["u_basis"].start
     banks = {"load": Region(0, R * load_words), "store": Region(R * load_words, R * store_words)}
     if banks["store"].stop > config.bank_depth:
         raise CompileError("bank_depth", banks["store"].stop, config.bank_depth,
                            f"bank_depth={config.bank_depth} is too small: {what} needs "
                            f"{banks['store'].stop} words per bank")
-    if 2 * steps > config.broadcast_depth:
-        raise CompileError("broadcast_depth", 2 * steps, config.broadcast_depth,
-                           f"broadcast_depth={config.broadcast_depth} is too small: {steps} "
-                           f"Lanczos steps need {2 * steps} words for the norms")
+    if results > config.broadcast_depth:
+        raise CompileError("broadcast_depth", results, config.broadcast_depth,
+                           f"broadcast_depth={config.broadcast_depth} is too small: {capacity} "
+                           f"Lanczos steps need {results} words for the norms")
 
-    program = []
-
-    def emit(op, **fields):
-        program.append(_instruction(op, **fields))
-
-    def vector_ops(side):
-        slots, basis = ((buf["u_slots"], buf["u_basis"]) if side == Side.U
-                        else (buf["v_slots"], buf["v_basis"]))
-        lanes, blocks = (Q, u_blocks) if side == Side.U else (P, v_blocks)
-
-        def reorthogonalize(j):
-            # Against the j vectors stored so far: their blocks, at the basis' slot stride.
-            used = -(-j // lanes)
-            for _ in range(2):              # CGS2
-                emit(Opcode.PROJ, side=side, a=basis.start, b=slots.start,
-                     c=buf["coefficients"].start, d=blocks, n=slots.size, m=used)
-                emit(Opcode.UPDATE, side=side, a=basis.start, b=buf["coefficients"].start,
-                     c=slots.start, d=blocks, n=slots.size, m=used)
-
-        def normalize(j, index):
-            emit(Opcode.NORM, side=side, a=slots.start, b=buf["scalars"].start, n=slots.size,
-                 m=index)
-            emit(Opcode.SCALE, side=side, a=slots.start, b=buf["scalars"].start,
-                 c=basis.start + j // lanes, d=blocks, n=slots.size, m=j % lanes)
-
-        return reorthogonalize, normalize
-
-    reorth_u, normalize_u = vector_ops(Side.U)
-    reorth_v, normalize_v = vector_ops(Side.V)
-    for r in range(R):
-        emit(Opcode.LOAD, a=r * load_words, b=buf["tiles"].start, n=load_words, m=r)
-    emit(Opcode.ZERO, a=buf["u_slots"].start, n=buf["v_basis"].stop - buf["u_slots"].start)
-    normalize_v(0, ResultIndex.START)
+    emitter = _Emitter(config, buf, banks, u_slots, v_slots, u_blocks, v_blocks, Mb, Nb)
+    emitter.prologue()
     for j in range(steps):
         if j > 0:
-            emit(Opcode.BCAST, side=Side.U, a=buf["u_slots"].start, b=buf["y_words"].start,
-                 n=u_slots)
-            emit(Opcode.MTV, a=buf["tiles"].start, b=buf["y_words"].start,
-                 c=buf["v_slots"].start, n=Mb, m=Nb)
-            reorth_v(j)
-            normalize_v(j, ResultIndex.beta(j - 1))
-        emit(Opcode.BCAST, side=Side.V, a=buf["v_slots"].start, b=buf["x_words"].start,
-             n=v_slots)
-        emit(Opcode.MV, a=buf["tiles"].start, b=buf["x_words"].start, c=buf["u_slots"].start,
-             n=Mb, m=Nb)
-        if j > 0:
-            reorth_u(j)
-        normalize_u(j, ResultIndex.alpha(j))
-    body = len(program)
-    for r in range(R):
-        emit(Opcode.STORE, a=buf["u_basis"].start, b=banks["store"].start + r * store_words,
-             n=store_words, m=r)
-    emit(Opcode.HALT)
-    if len(program) > config.program_depth:
-        raise CompileError("program_depth", len(program), config.program_depth,
-                           f"program_depth={config.program_depth} is too small: {what} needs "
-                           f"{len(program)} instructions")
-    return CompiledLanczos(mapping, steps, tuple(program), tuple(program[body:]), buf, banks,
-                           u_slots, v_slots, u_blocks, v_blocks)
+            emitter.next_v(j)
+        emitter.next_u(j)
+    emitter.store()
+    program = emitter.take(what)
+    emitter.store()
+    return CompiledLanczos(mapping, steps, program, emitter.take(what), buf, banks, u_slots,
+                           v_slots, u_blocks, v_blocks, capacity, v_count)
 
 
 def prepare_lanczos(A, rank: int, k: int | None, config: DcomConfig | None, seed,

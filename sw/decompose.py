@@ -7,6 +7,9 @@
   channels are taken out before the low-rank decomposition and decomposed separately; the two
   decompositions travel together until the activation is reconstructed. ``T`` is per layer,
   calibrated offline from sample activations (:func:`calibrate_thresholds`).
+* Storage accounting: :func:`storage_words` counts a decomposition in FP16 words, outlier
+  term included, and :func:`compare_equal_storage` sets outlier extraction at rank ``r``
+  against plain low rank at rank ``r`` and at the rank that stores as many words.
 * Decomposed-preserved computation (section 3.2): a matmul ``X W`` only updates one factor, so
   its output stays decomposed: eq. 6 (input only, ``V* = V W``) is
   :meth:`DecomposedActivation.matmul`, eq. 7 (input and weight,
@@ -20,19 +23,22 @@ dimension, ``r1, r2`` input ranks, ``p1, p2`` weight ranks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from dcom.config import DcomConfig
-from dcom.sw.hwlanczos import hw_lanczos_bidiag
+from dcom.sw.convergence import ConvergenceWarning
+from dcom.sw.hwlanczos import breakdown_threshold, hardware_scale, hw_lanczos_bidiag
 from dcom.sw.lanczos import lanczos_bidiag
 from dcom.sw.validation import (InputError, check_choice, check_float, check_fp16_range,
                                 check_int, check_matrix)
 
 __all__ = ["METHODS", "Factors", "DecomposedActivation", "OutlierThresholds",
            "calibrate_thresholds", "outlier_channels", "decompose_activation",
-           "decompose_batch", "reconstruct_batch", "input_compute_reduction",
+           "decompose_batch", "reconstruct_batch", "storage_words", "equal_storage_rank",
+           "StoragePoint", "StorageComparison", "compare_equal_storage", "input_compute_reduction",
            "input_weight_compute_reduction", "activation_compression_ratio", "max_weight_rank",
            "weight_compression_ratio"]
 
@@ -295,9 +301,17 @@ def _factorize(x: np.ndarray, rank: int, k, method: str, config, seed) -> Factor
     # The outlier block may need more steps than the main rank's k to reach its own rank.
     steps = None if k is None else min(max(k, rank), min(x.shape))
     if method == "hardware":
-        U, s, Vt = hw_lanczos_bidiag(x, rank, steps, config=config, seed=seed)
+        # On 2^e x with a breakdown tolerance relative to its norm, as dcom decompose runs.
+        exponent = hardware_scale(x)
+        scaled = np.ldexp(x, exponent)
+        U, s, Vt = hw_lanczos_bidiag(scaled, rank, steps, config=config, seed=seed,
+                                     breakdown_tol=breakdown_threshold(scaled))
+        s = np.ldexp(s, -exponent)
     else:
         U, s, Vt = lanczos_bidiag(x, rank, steps, seed=seed)
+    if len(s) < rank:
+        warnings.warn(f"{len(s)} of {rank} triplets: a {x.shape[0]} x {x.shape[1]} block broke "
+                      f"down (numerical rank {len(s)})", ConvergenceWarning, stacklevel=3)
     return Factors(U, s, Vt)
 
 
@@ -382,6 +396,186 @@ def reconstruct_batch(decomposed: list) -> np.ndarray:
     if not decomposed:
         raise InputError("decomposed", "is empty", "a non-empty list of DecomposedActivation")
     return np.stack([item.reconstruct() for item in decomposed])
+
+
+# Channels that a 16-bit word can index: storage_words counts one word per column index.
+_INDEX_LIMIT = 1 << 16
+
+
+def storage_words(decomposed) -> int:
+    """FP16 words that store a decomposition.
+
+    Every value of ``U``, ``s`` and ``Vt`` of each term is one FP16 word and every column index
+    of the outlier term one 16-bit word, so the count is
+    :attr:`DecomposedActivation.n_elements`. The outlier block counts as it is held: as factors
+    (at the default full rank, ``n`` channels cost ``S n + n + n^2`` values, ``n (n + 1)`` more
+    than the block itself) plus its ``n`` column indices.
+
+    Parameters
+    ----------
+    decomposed : DecomposedActivation
+        One prompt's decomposition, from :func:`decompose_activation` or
+        :func:`decompose_batch`.
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(decomposed, DecomposedActivation):
+        raise InputError("decomposed", f"is a {type(decomposed).__name__}",
+                         "DecomposedActivation objects (from decompose_activation)")
+    if decomposed.outlier_channels.size and decomposed.width > _INDEX_LIMIT:
+        raise InputError("decomposed", f"has {decomposed.width} channels, too many for 16-bit "
+                         "column indices", f"decompositions of at most {_INDEX_LIMIT} channels")
+    return decomposed.n_elements
+
+
+def equal_storage_rank(budget: int, shape) -> int:
+    """Largest rank of a plain decomposition (no outlier extraction) that fits a storage budget.
+
+    A plain rank-``r`` decomposition of an ``S x H`` matrix stores ``U`` (``S r``), ``s``
+    (``r``) and ``Vt`` (``r H``), ``r (S + H + 1)`` words by :func:`storage_words`; the rank is
+    capped at ``min(S, H)``, where the decomposition is already exact.
+
+    Parameters
+    ----------
+    budget : int
+        FP16 words available, at least ``S + H + 1`` (one rank).
+    shape : tuple of int
+        ``(S, H)``, the matrix's shape.
+
+    Returns
+    -------
+    int
+        ``1 <= rank <= min(S, H)``.
+    """
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise InputError("shape", f"{shape!r} is not a pair", "(S, H) pairs of integers >= 1")
+    S, H = _dims(S=shape[0], H=shape[1])
+    per_rank = S + H + 1
+    budget = check_int(budget, "budget", per_rank)
+    return min(budget // per_rank, S, H)
+
+
+@dataclass(frozen=True)
+class StoragePoint:
+    """One decomposition of an equal-storage comparison: what it stores and how far it is off.
+
+    Attributes
+    ----------
+    rank : int
+        Rank of the main (low-rank) term.
+    outlier_channels : int
+        Channels held by the outlier term (0 for a plain decomposition).
+    words : int
+        Storage in FP16 words, :func:`storage_words`.
+    error : float
+        Relative reconstruction error ``||X - X~||_F / ||X||_F``.
+    matmul_error : float or None
+        Relative error of the decomposed-preserved product ``X W`` (eq. 6),
+        ``||X~ W - X W||_F / ||X W||_F``; ``None`` when no weight was given.
+    """
+
+    rank: int
+    outlier_channels: int
+    words: int
+    error: float
+    matmul_error: float | None
+
+
+@dataclass(frozen=True)
+class StorageComparison:
+    """Outlier extraction against plain low rank, at equal rank and at equal storage.
+
+    Attributes
+    ----------
+    plain : StoragePoint
+        Plain rank ``r``.
+    extracted : StoragePoint
+        Outlier extraction plus rank ``r`` (equal rank).
+    equal_storage : StoragePoint
+        Plain at the largest rank whose storage does not exceed ``extracted``'s.
+    """
+
+    plain: StoragePoint
+    extracted: StoragePoint
+    equal_storage: StoragePoint
+
+    @property
+    def extraction_pays(self) -> bool:
+        """Whether outliers plus rank ``r`` is more accurate than plain at equal storage."""
+        return self.extracted.error < self.equal_storage.error
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for a JSON file."""
+        return {"plain": asdict(self.plain), "extracted": asdict(self.extracted),
+                "equal_storage": asdict(self.equal_storage),
+                "extraction_pays": self.extraction_pays}
+
+
+def compare_equal_storage(x, rank: int, threshold: float, *, min_count: int = 1,
+                          outlier_rank: int | None = None, weight=None,
+                          method: str = "lanczos", config: DcomConfig | None = None,
+                          seed=0) -> StorageComparison:
+    """Decompose one prompt plainly at rank ``r``, with outlier extraction at rank ``r``, and
+    plainly at the rank that stores as many words as the extraction.
+
+    Comparing at equal rank alone leaves the outlier term's storage out; the third
+    decomposition charges it. Each decomposition runs its default ``2 rank`` Lanczos steps.
+
+    Parameters
+    ----------
+    x : array_like
+        ``S x H`` activation.
+    rank : int
+        Rank ``r`` of the main decomposition, ``1 <= rank <= min(S, H)``.
+    threshold : float
+        Outlier threshold ``T`` of this layer, from :class:`OutlierThresholds`.
+    min_count : int
+        Outlier elements that make a channel an outlier channel.
+    outlier_rank : int, optional
+        Rank of the outlier term; ``None`` keeps the outlier channels at full rank.
+    weight : numpy.ndarray, optional
+        ``H x W`` weight; when given, the error of the decomposed-preserved ``X W`` is measured
+        as well.
+    method : {"lanczos", "hardware", "svd"}
+        Decomposition engine, as in :func:`decompose_activation`.
+    config : DcomConfig, optional
+        Instance for ``method="hardware"``.
+    seed : int or numpy.random.Generator
+        Lanczos start vector seed.
+
+    Returns
+    -------
+    StorageComparison
+    """
+    x = check_matrix(x, "x").astype(np.float64, copy=False)
+    norm = np.linalg.norm(x)
+    if norm == 0:
+        raise InputError("x", "is all zeros", "matrices with at least one nonzero element")
+    exact = None
+    if weight is not None:
+        weight = _check_weight(weight, "weight", x.shape[1])
+        exact = x @ weight
+        if not np.any(exact):
+            raise InputError("weight", "gives X W = 0", "weights with X W != 0")
+    engine = {"method": method, "config": config, "seed": seed}
+    plain = decompose_activation(x, rank, **engine)
+    extracted = decompose_activation(x, rank, threshold=threshold, min_count=min_count,
+                                     outlier_rank=outlier_rank, **engine)
+    matched_rank = equal_storage_rank(storage_words(extracted), x.shape)
+    matched = (plain if matched_rank == plain.main.core.size
+               else decompose_activation(x, matched_rank, **engine))
+
+    def point(decomposed: DecomposedActivation) -> StoragePoint:
+        error = float(np.linalg.norm(decomposed.reconstruct() - x) / norm)
+        matmul_error = None if exact is None else float(
+            np.linalg.norm(decomposed.matmul(weight).reconstruct() - exact)
+            / np.linalg.norm(exact))
+        return StoragePoint(int(decomposed.main.core.size), int(decomposed.outlier_channels.size),
+                            storage_words(decomposed), error, matmul_error)
+
+    return StorageComparison(point(plain), point(extracted), point(matched))
 
 
 def _dims(**dims) -> list:

@@ -10,15 +10,19 @@ SVD and the final ``U_basis @ U_B`` products run on the host, in float64.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dcom.config import DcomConfig
 from dcom.sw import hwkernels
 from dcom.sw.fparith import round_to
-from dcom.sw.lanczos import LanczosInfo, check_lanczos_args, golub_kahan, singular_triplets
-from dcom.sw.validation import check_float
+from dcom.sw.lanczos import (GolubKahan, LanczosInfo, check_lanczos_args, golub_kahan,
+                             singular_triplets, start_values)
+from dcom.sw.validation import InputError, check_float
 
-__all__ = ["HardwareOverflowError", "hw_lanczos_bidiag", "start_vector",
+__all__ = ["HardwareOverflowError", "hw_lanczos_bidiag", "hardware_run", "start_vector",
+           "hardware_scale", "breakdown_threshold", "RELATIVE_BREAKDOWN_TOL",
            "DEFAULT_BREAKDOWN_TOL", "MIN_BREAKDOWN_TOL"]
 
 DEFAULT_BREAKDOWN_TOL = 1e-3
@@ -27,6 +31,32 @@ DEFAULT_BREAKDOWN_TOL = 1e-3
 MIN_BREAKDOWN_TOL = 2.0 ** -15
 """Smallest breakdown threshold accepted: above it ``1/alpha <= 2**15`` and its FP16 ``hi``
 part cannot overflow."""
+
+
+RELATIVE_BREAKDOWN_TOL = 1e-3
+"""Default breakdown tolerance relative to ``||A||_F`` for the hardware's arithmetic: FP16
+vectors leave a roundoff of about ``1e-3 ||A||`` after reorthogonalization."""
+
+_SCALED_NORM_EXPONENT = 6
+# 2**e A has ||.||_F in [2**6, 2**7): far from FP16's subnormals, and below the 256 where FP16
+# accumulation of a squared norm overflows.
+
+
+def hardware_scale(a) -> int:
+    """The power of two ``e`` that puts ``||2**e a||_F`` in ``[64, 128)``.
+
+    Scaling by a power of two is exact and commutes with rounding to FP16 (short of FP16's
+    subnormals and overflow, which it avoids), and Lanczos vectors are normalized: the
+    hardware's run on ``2**e a`` is its run on ``a`` with the norms scaled by ``2**e``.
+    """
+    norm = float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
+    return _SCALED_NORM_EXPONENT - math.floor(math.log2(norm)) if norm > 0 else 0
+
+
+def breakdown_threshold(a, relative: float = RELATIVE_BREAKDOWN_TOL) -> float:
+    """The absolute threshold ``relative * ||fp16(a)||_F``, at least :data:`MIN_BREAKDOWN_TOL`."""
+    norm = float(np.linalg.norm(round_to(np.asarray(a), "fp16").astype(np.float64)))
+    return max(relative * norm, MIN_BREAKDOWN_TOL)
 
 
 class HardwareOverflowError(OverflowError):
@@ -53,23 +83,32 @@ class HardwareOverflowError(OverflowError):
             f"(FP16 max 65504); use acc_format='fp32' or scale A down")
 
 
-def start_vector(cols: int, seed) -> np.ndarray:
+def start_vector(cols: int, seed, v0=None) -> np.ndarray:
     """The FP16 start vector of a hardware Lanczos run on a matrix with ``cols`` columns.
 
-    It is the first draw of ``numpy.random.default_rng(seed)`` (the float64 reference draws the
-    same numbers), rounded to FP16; every front end (golden model, ISA simulator, RTL
-    testbenches) starts from it.
+    It is :func:`dcom.sw.lanczos.start_values` (``v0``, or the first draw of
+    ``numpy.random.default_rng(seed)``, as the float64 reference draws it), rounded to FP16;
+    every front end (golden model, ISA simulator, RTL testbenches) starts from it.
+
+    Raises
+    ------
+    InputError
+        If ``v0`` is not a finite vector of length ``cols`` that stays nonzero in FP16.
     """
-    return round_to(np.random.default_rng(seed).standard_normal(cols), "fp16")
+    start = round_to(start_values(cols, seed, v0), "fp16")
+    if not np.all(np.isfinite(start)) or not np.any(start):
+        raise InputError("v0", "is zero or beyond 65504 in FP16", "a vector whose FP16 rounding "
+                         "is finite and nonzero")
+    return start
 
 
 class _HardwareOps:
     """The hardware kernels, with overflow checks, as :class:`~dcom.sw.lanczos.VectorOps`."""
 
-    def __init__(self, matrix: hwkernels.TiledMatrix, rng: np.random.Generator):
+    def __init__(self, matrix: hwkernels.TiledMatrix, start: np.ndarray):
         self.matrix = matrix
         self.mapping = matrix.mapping
-        self.rng = rng
+        self.start = start
 
     def _checked(self, value, kernel: str, step: int):
         if not np.all(np.isfinite(value)):
@@ -80,7 +119,7 @@ class _HardwareOps:
         return np.zeros((self.mapping.length(side), columns), dtype=np.float16)
 
     def start_vector(self):
-        return self.mapping.pad_vector("v", start_vector(self.mapping.cols, self.rng))
+        return self.mapping.pad_vector("v", self.start)
 
     def matvec(self, v, step):
         return self._checked(hwkernels.mv(self.matrix, v), "mv", step)
@@ -100,6 +139,15 @@ class _HardwareOps:
 
     def export(self, side, basis):
         return self.mapping.unpad_vector(side, basis)
+
+
+def hardware_run(a, config: DcomConfig, capacity: int, threshold: float, start,
+                 v_capacity: int | None = None) -> GolubKahan:
+    """An extendable :class:`~dcom.sw.lanczos.GolubKahan` run in the hardware's arithmetic on
+    ``a`` (rounded to FP16) from the FP16 vector ``start`` (:func:`start_vector`); arguments
+    checked by the caller."""
+    ops = _HardwareOps(hwkernels.TiledMatrix(a, config), start)
+    return GolubKahan(ops, capacity, threshold, v_capacity)
 
 
 def hw_lanczos_bidiag(A, rank: int, k: int | None = None, *, config: DcomConfig | None = None,
@@ -148,7 +196,7 @@ def hw_lanczos_bidiag(A, rank: int, k: int | None = None, *, config: DcomConfig 
     a, rank, steps = check_lanczos_args(A, rank, k)
     config = DcomConfig() if config is None else config
     tol = check_float(breakdown_tol, "breakdown_tol", MIN_BREAKDOWN_TOL)
-    ops = _HardwareOps(hwkernels.TiledMatrix(a, config), np.random.default_rng(seed))
+    ops = _HardwareOps(hwkernels.TiledMatrix(a, config), start_vector(a.shape[1], seed))
     info: LanczosInfo = golub_kahan(ops, steps, tol)
     result = singular_triplets(info, rank)
     return result + (info,) if return_info else result

@@ -26,10 +26,10 @@ from typing import Protocol
 
 import numpy as np
 
-from dcom.sw.validation import check_choice, check_float, check_int, check_matrix
+from dcom.sw.validation import InputError, check_choice, check_float, check_int, check_matrix
 
-__all__ = ["LanczosInfo", "lanczos_bidiag", "golub_kahan", "singular_triplets",
-           "REORTHOGONALIZATIONS", "check_lanczos_args", "check_rank_steps"]
+__all__ = ["LanczosInfo", "lanczos_bidiag", "golub_kahan", "GolubKahan", "ritz_residuals",
+           "singular_triplets", "start_values", "float64_run", "REORTHOGONALIZATIONS", "check_lanczos_args", "check_rank_steps"]
 
 REORTHOGONALIZATIONS = ("cgs2", "mgs")
 """Full reorthogonalization schemes of :func:`lanczos_bidiag`: classical Gram-Schmidt applied
@@ -57,6 +57,9 @@ class LanczosInfo:
         ``M x rank`` left Lanczos vectors (float64; FP16 values for the hardware model).
     V_basis : numpy.ndarray
         ``N x B.shape[1]`` right Lanczos vectors.
+    residual_beta : float or None
+        ``beta_k``, the norm of the next ``v`` vector, when the run computed it to bound the
+        Ritz residuals (:func:`ritz_residuals`); not part of ``B``.
     """
 
     alphas: np.ndarray
@@ -66,6 +69,7 @@ class LanczosInfo:
     breakdown_step: int | None
     U_basis: np.ndarray
     V_basis: np.ndarray
+    residual_beta: float | None = None
 
     @property
     def bidiagonal(self) -> np.ndarray:
@@ -106,6 +110,116 @@ class VectorOps(Protocol):
         """The basis as a plain ``M x j`` or ``N x j`` array (padding removed)."""
 
 
+class GolubKahan:
+    """The recurrence of the module docstring as a run that can be extended.
+
+    :meth:`extend` runs it up to a number of steps; a later call goes on from there with the
+    same vectors, so ``extend(k1)`` then ``extend(k2)`` computes exactly what ``extend(k2)``
+    does. With ``residual=True`` it also computes the first half of the next step, ``beta_k``
+    and ``v_k`` (which the next :meth:`extend` uses), so that :func:`ritz_residuals` can bound
+    the error of the Ritz triplets.
+
+    Parameters
+    ----------
+    ops : VectorOps
+        The arithmetic.
+    capacity : int
+        The most steps the run will take (the bases are allocated for it).
+    threshold : float
+        Absolute breakdown threshold: a norm ``<= threshold`` stops the run.
+    v_capacity : int, optional
+        Room for ``v`` vectors; default ``capacity``, or ``capacity + 1`` to allow the residual
+        half step after the last step. At most the length of ``v``.
+    """
+
+    def __init__(self, ops: VectorOps, capacity: int, threshold: float,
+                 v_capacity: int | None = None):
+        self.ops = ops
+        self.threshold = threshold
+        self.u_basis = ops.new_basis("u", capacity)
+        self.v_basis = ops.new_basis("v", capacity if v_capacity is None else v_capacity)
+        self.alphas: list = []
+        self.betas: list = []
+        self.v_count = 0
+        self.breakdown: str | None = None
+        self.breakdown_step: int | None = None
+
+    @property
+    def steps(self) -> int:
+        """Steps completed (``alpha`` values found)."""
+        return len(self.alphas)
+
+    def extend(self, steps: int, residual: bool = False) -> LanczosInfo:
+        """Run until ``steps`` steps are complete or the run breaks down.
+
+        Parameters
+        ----------
+        steps : int
+            Steps to reach, at most ``capacity``.
+        residual : bool
+            Also compute ``beta`` and ``v`` of the next step where there is room for the
+            vector (:attr:`LanczosInfo.residual_beta`).
+
+        Returns
+        -------
+        LanczosInfo
+            The whole run so far.
+        """
+        while self.breakdown is None and self.steps < steps:
+            j = self.steps
+            if self.v_count == j:
+                self._next_v(j)
+            if self.breakdown is None:
+                self._next_u(j)
+        if (residual and self.breakdown is None and self.v_count == self.steps
+                and self.v_count < self.v_basis.shape[1]):
+            self._next_v(self.steps)
+        return self.info()
+
+    def _stop(self, kind: str, step: int) -> None:
+        self.breakdown, self.breakdown_step = kind, step
+
+    def _next_v(self, j: int) -> None:
+        ops = self.ops
+        if j == 0:
+            z = ops.start_vector()
+            norm = ops.norm("v", z, 0)
+            if not norm > self.threshold:
+                return self._stop("start", 0)
+        else:
+            z = ops.rmatvec(self.u_basis[:, j - 1], j)
+            z = ops.orthogonalize("v", z, self.v_basis[:, :j], j)
+            norm = ops.norm("v", z, j)
+            if not norm > self.threshold:
+                return self._stop("beta", j)
+            self.betas.append(norm)
+        self.v_basis[:, j] = ops.scale("v", z, norm, j)
+        self.v_count = j + 1
+
+    def _next_u(self, j: int) -> None:
+        ops = self.ops
+        u = ops.matvec(self.v_basis[:, j], j)
+        if j > 0:
+            u = ops.orthogonalize("u", u, self.u_basis[:, :j], j)
+        alpha = ops.norm("u", u, j)
+        if not alpha > self.threshold:
+            return self._stop("alpha", j)
+        self.alphas.append(alpha)
+        self.u_basis[:, j] = ops.scale("u", u, alpha, j)
+
+    def info(self) -> LanczosInfo:
+        """The run so far; a residual half step's ``beta`` is ``residual_beta``, not part of
+        ``B``."""
+        rank = self.steps
+        betas, residual_beta = self.betas, None
+        if self.breakdown is None and len(betas) == rank > 0:
+            betas, residual_beta = betas[:-1], betas[-1]
+        v_count = 0 if self.breakdown == "start" else rank + (self.breakdown == "alpha")
+        return LanczosInfo(np.array(self.alphas), np.array(betas), rank, self.breakdown,
+                           self.breakdown_step, self.ops.export("u", self.u_basis[:, :rank]),
+                           self.ops.export("v", self.v_basis[:, :v_count]), residual_beta)
+
+
 def golub_kahan(ops: VectorOps, steps: int, threshold: float) -> LanczosInfo:
     """Run ``steps`` steps of the recurrence in the module docstring with ``ops``.
 
@@ -122,39 +236,44 @@ def golub_kahan(ops: VectorOps, steps: int, threshold: float) -> LanczosInfo:
     -------
     LanczosInfo
     """
-    u_basis, v_basis = ops.new_basis("u", steps), ops.new_basis("v", steps)
-    alphas, betas = [], []
+    return GolubKahan(ops, steps, threshold).extend(steps)
 
-    def finish(breakdown=None, step=None) -> LanczosInfo:
-        rank = len(alphas)
-        v_count = 0 if breakdown == "start" else rank + (breakdown == "alpha")
-        return LanczosInfo(np.array(alphas), np.array(betas), rank, breakdown, step,
-                           ops.export("u", u_basis[:, :rank]),
-                           ops.export("v", v_basis[:, :v_count]))
 
-    z = ops.start_vector()
-    norm = ops.norm("v", z, 0)
-    if not norm > threshold:
-        return finish("start", 0)
-    v_basis[:, 0] = ops.scale("v", z, norm, 0)
-    for j in range(steps):
-        if j > 0:
-            z = ops.rmatvec(u_basis[:, j - 1], j)
-            z = ops.orthogonalize("v", z, v_basis[:, :j], j)
-            beta = ops.norm("v", z, j)
-            if not beta > threshold:
-                return finish("beta", j)
-            betas.append(beta)
-            v_basis[:, j] = ops.scale("v", z, beta, j)
-        u = ops.matvec(v_basis[:, j], j)
-        if j > 0:
-            u = ops.orthogonalize("u", u, u_basis[:, :j], j)
-        alpha = ops.norm("u", u, j)
-        if not alpha > threshold:
-            return finish("alpha", j)
-        alphas.append(alpha)
-        u_basis[:, j] = ops.scale("u", u, alpha, j)
-    return finish()
+def ritz_residuals(info: LanczosInfo, count: int) -> np.ndarray:
+    """Bounds on the residuals of the top ``count`` Ritz triplets of a run.
+
+    With ``B = U_B S V_B^T`` (``k x k``) and ``u_i = U_k U_B e_i``, ``v_i = V_k V_B e_i``, the
+    recurrence gives ``A v_i = s_i u_i`` and ``A^T u_i = s_i v_i + beta_k (e_k^T U_B e_i)
+    v_{k+1}``, so ``|beta_k e_k^T U_B e_i|`` is the residual of triplet ``i`` and bounds the
+    distance of ``s_i`` to a singular value of ``A``. After a breakdown the Krylov subspace is
+    invariant and the residuals are 0.
+
+    Parameters
+    ----------
+    info : LanczosInfo
+        A run with :attr:`~LanczosInfo.residual_beta` (a residual half step), or one that broke
+        down.
+    count : int
+        Triplets, at most ``info.rank``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``count`` float64 bounds, in the order of the singular values (descending).
+
+    Raises
+    ------
+    InputError
+        If the run has neither a residual half step nor a breakdown.
+    """
+    count = min(count, info.rank)
+    if info.breakdown is not None:
+        return np.zeros(count)
+    if info.residual_beta is None:
+        raise InputError("info", "a run without the residual half step",
+                         "a run extended with residual=True, or one that broke down")
+    ub = np.linalg.svd(info.bidiagonal)[0]
+    return np.abs(float(info.residual_beta) * ub[-1, :count])
 
 
 def singular_triplets(info: LanczosInfo, rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,19 +324,35 @@ def check_rank_steps(smaller: int, rank, steps, steps_name: str = "k") -> tuple[
     return rank, check_int(steps, steps_name, rank, smaller)
 
 
+def start_values(cols: int, seed, v0=None) -> np.ndarray:
+    """The unnormalized float64 start vector of a run on a matrix with ``cols`` columns: ``v0``
+    if given (checked: finite, length ``cols``, not zero), else the first ``cols`` draws of
+    ``numpy.random.default_rng(seed).standard_normal``."""
+    if v0 is None:
+        return np.random.default_rng(seed).standard_normal(cols)
+    v0 = np.asarray(v0)
+    if v0.shape != (cols,) or v0.dtype.kind not in "iuf":
+        raise InputError("v0", f"has shape {v0.shape} and dtype {v0.dtype}",
+                         f"a real vector of length {cols}")
+    v0 = v0.astype(np.float64)
+    if not np.all(np.isfinite(v0)) or not np.any(v0):
+        raise InputError("v0", "is zero or not finite", "a finite, nonzero vector")
+    return v0
+
+
 class _Float64Ops:
     """float64 NumPy arithmetic for :func:`golub_kahan`."""
 
-    def __init__(self, a: np.ndarray, reorth: str, rng: np.random.Generator):
+    def __init__(self, a: np.ndarray, reorth: str, start: np.ndarray):
         self.a = a
         self.reorth = reorth
-        self.rng = rng
+        self.start = start
 
     def new_basis(self, side, columns):
         return np.zeros((self.a.shape[0 if side == "u" else 1], columns))
 
     def start_vector(self):
-        return self.rng.standard_normal(self.a.shape[1])
+        return self.start
 
     def matvec(self, v, step):
         return self.a @ v
@@ -242,6 +377,14 @@ class _Float64Ops:
 
     def export(self, side, basis):
         return basis
+
+
+def float64_run(a: np.ndarray, capacity: int, threshold: float, start: np.ndarray,
+                reorth: str = "cgs2", v_capacity: int | None = None) -> GolubKahan:
+    """An extendable :class:`GolubKahan` run in float64 on ``a`` from ``start``; arguments
+    checked by the caller."""
+    ops = _Float64Ops(np.asarray(a, dtype=np.float64), reorth, start)
+    return GolubKahan(ops, capacity, threshold, v_capacity)
 
 
 def lanczos_bidiag(A, rank: int, k: int | None = None, *, reorth: str = "cgs2", seed=0,
@@ -299,7 +442,7 @@ def lanczos_bidiag(A, rank: int, k: int | None = None, *, reorth: str = "cgs2", 
     reorth = check_choice(reorth, "reorth", REORTHOGONALIZATIONS)
     tol = check_float(tol, "tol")
     a = a.astype(np.float64, copy=False)
-    ops = _Float64Ops(a, reorth, np.random.default_rng(seed))
+    ops = _Float64Ops(a, reorth, start_values(a.shape[1], seed))
     info = golub_kahan(ops, steps, tol * float(np.linalg.norm(a)))
     result = singular_triplets(info, rank)
     return result + (info,) if return_info else result

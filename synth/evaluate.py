@@ -49,7 +49,7 @@ from . import sram
 from .categories import CategoryRules
 from .design import CategoryFigures, category_figures, load_netlist, synthesize_library, \
     write_library_sources
-from .flow import Progress, SynthesisResult
+from .flow import Progress, SynthesisResult, validate_liberty
 from .measure import PowerRun, measure_power
 from .power import PowerBreakdown, PowerFigures
 from .sta import DEFAULT_PATHS, DesignTiming, TimingError, analyze
@@ -475,6 +475,10 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     out_dir = Path(out_dir)
     measure = liberty is None
     steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
+    if liberty is not None:
+        # Before the designs are elaborated, which takes minutes for a whole instance.
+        steps.step(f"checking liberty {liberty}")
+        validate_liberty(liberty, out_dir / "liberty_check", steps)
     step = _step_for(config, tiles, seed)
     # The whole instance takes the cluster's netlist from the cluster's own run, then is
     # synthesized while the cluster's power is measured.

@@ -72,7 +72,7 @@ class SynthesisError(RuntimeError):
 
 
 class LibertyError(SynthesisError):
-    """The Liberty file is missing or malformed."""
+    """The Liberty file is missing, malformed, or lacks a kind of cell the flow maps to."""
 
 
 class Progress:
@@ -185,8 +185,10 @@ def validate_liberty(path: str | Path, work_dir: str | Path,
     Raises
     ------
     LibertyError
-        If the file does not exist, or Yosys (or dcom's reader) cannot parse it; the message
-        names the file and condenses the parser's complaint.
+        If the file does not exist, Yosys (or dcom's reader) cannot parse it, or it lacks a
+        kind of cell the flow maps to
+        (:meth:`~dcom.synth.liberty_reader.LibertyLibrary.missing_cell_kinds`); the message
+        names the file and the parser's complaint or the missing kinds.
     """
     path = Path(path)
     work_dir = Path(work_dir)
@@ -204,12 +206,12 @@ def validate_liberty(path: str | Path, work_dir: str | Path,
         library = read_liberty(path)
     except LibertyParseError as exc:
         raise LibertyError(f"liberty file {path} is malformed: {exc}") from None
-    if not library.cells:
-        raise LibertyError(f"liberty file {path} defines no cells")
-    if library.buffer_cell() is None:
-        # ABC's mapper (&nf) fails without one, with an unhelpful message.
-        raise LibertyError(f"liberty file {path} has no buffer cell (a cell whose function is "
-                           f"its single input); ABC needs one to map logic")
+    missing = library.missing_cell_kinds()
+    if missing:
+        # Checked here because ABC and dfflibmap fail without these cells with logs that do
+        # not say why.
+        raise LibertyError(f"liberty file {path} lacks cells that synthesis maps to: "
+                           f"{'; '.join(missing)}")
     return library
 
 

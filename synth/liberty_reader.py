@@ -26,7 +26,7 @@ from pathlib import Path
 
 __all__ = ["LibertyGroup", "LibertyTable", "LibertyTiming", "LibertyPin", "LibertyCell",
            "LibertyLibrary", "LibertyParseError", "parse_liberty", "read_liberty",
-           "parse_function", "evaluate_function", "TABLE_KINDS"]
+           "parse_function", "evaluate_function", "TABLE_KINDS", "MAX_TABLE_INPUTS"]
 
 
 class LibertyParseError(ValueError):
@@ -267,6 +267,9 @@ class LibertyCell:
     sequential: bool
     dont_use: bool
     clock_pins: tuple[str, ...] = ()
+    #: ``(clocked_on, next_state)`` of the cell's ``ff`` group, if it is an edge-triggered
+    #: flip-flop.
+    ff: tuple[str, str] | None = None
 
     @property
     def inputs(self) -> list[str]:
@@ -310,6 +313,90 @@ class LibertyLibrary:
         buffers = self.buffer_cells()
         return buffers[0] if buffers else None
 
+    def truth_tables(self) -> dict[str, tuple[int, ...]]:
+        """Truth table of every usable single-output combinational cell with 1 to
+        :data:`MAX_TABLE_INPUTS` inputs whose function names only its inputs.
+
+        Row ``r`` is the output when input ``k`` (in file order) is bit ``k`` of ``r``.
+        """
+        tables = {}
+        for cell in self.cells.values():
+            inputs = cell.inputs
+            if (cell.dont_use or cell.sequential or len(cell.outputs) != 1
+                    or not 1 <= len(inputs) <= MAX_TABLE_INPUTS):
+                continue
+            function = cell.pins[cell.outputs[0]].function
+            if function is None:
+                continue
+            try:
+                tree = parse_function(function)
+                tables[cell.name] = tuple(
+                    evaluate_function(tree, {pin: row >> k & 1 for k, pin in enumerate(inputs)})
+                    for row in range(1 << len(inputs)))
+            except (ValueError, KeyError):
+                # Not a function of the inputs alone (a pin of another kind, or unreadable):
+                # not a gate the mapper can use.
+                continue
+        return tables
+
+    def inverter_cells(self) -> list[str]:
+        """Names of the usable inverters (one input, the output its negation)."""
+        return sorted(name for name, table in self.truth_tables().items() if table == (1, 0))
+
+    def builds_any_function(self, with_inverter: bool = False) -> bool:
+        """Whether the gates of :meth:`truth_tables` can build every Boolean function.
+
+        Post's criterion: a set of gates is functionally complete when, for each of the five
+        classes closed under composition (0-preserving, 1-preserving, self-dual, monotone,
+        affine), one of its gates lies outside the class.
+
+        Parameters
+        ----------
+        with_inverter : bool
+            Count an inverter among the gates even if the library has none.
+        """
+        tables = list(self.truth_tables().values()) + ([(1, 0)] if with_inverter else [])
+        left = set(_POST_CLASSES)
+        for table in tables:
+            left &= _post_classes(table)
+        return not left
+
+    def flip_flop_cells(self) -> list[str]:
+        """Names of the usable D flip-flops: an ``ff`` group clocked on one pin (either
+        edge) whose next state is one pin (or its negation), as Yosys' ``dfflibmap`` maps
+        registers to."""
+        found = []
+        for cell in self.cells.values():
+            if cell.dont_use or cell.ff is None:
+                continue
+            try:
+                simple = all(_is_literal(parse_function(text), cell.inputs) for text in cell.ff)
+            except ValueError:
+                continue
+            if simple:
+                found.append(cell.name)
+        return sorted(found)
+
+    def missing_cell_kinds(self) -> list[str]:
+        """The kinds of cell the synthesis flow maps to that the library lacks, described for
+        an error message; empty when it has them all.
+
+        ABC maps logic onto an inverter, a buffer and gates that build any function (it fails
+        without them, with no word of why); ``dfflibmap`` maps registers onto a D flip-flop.
+        """
+        missing = []
+        if not self.inverter_cells():
+            missing.append("an inverter (one input, function its negation, e.g. \"A'\")")
+        if self.buffer_cell() is None:
+            missing.append("a buffer (one input, function that input, e.g. \"A\")")
+        if not self.builds_any_function(with_inverter=True):
+            missing.append("gates that with the inverter build any function (a NAND, NOR, AND "
+                           "or OR gate, e.g. \"(A*B)'\")")
+        if not self.flip_flop_cells():
+            missing.append("a D flip-flop (an ff group with clocked_on and next_state each a "
+                           "pin, e.g. clocked_on : \"CK\"; next_state : \"D\")")
+        return missing
+
     def tie_cell(self, value: int) -> tuple[str, str] | None:
         """``(cell, output pin)`` of a usable cell that drives constant ``value``, if any."""
         wanted = str(value)
@@ -320,6 +407,40 @@ class LibertyLibrary:
             if pin.function is not None and pin.function.strip() == wanted:
                 return cell.name, pin.name
         return None
+
+
+#: Most inputs of a gate whose truth table :meth:`LibertyLibrary.truth_tables` computes.
+MAX_TABLE_INPUTS = 6
+
+_POST_CLASSES = ("preserves 0", "preserves 1", "self-dual", "monotone", "affine")
+
+
+def _post_classes(table: tuple[int, ...]) -> set[str]:
+    """The classes of Post's criterion that the function with this truth table belongs to."""
+    rows = len(table)
+    inputs = rows.bit_length() - 1
+    unit = [1 << k for k in range(inputs)]
+    classes = set()
+    if table[0] == 0:
+        classes.add("preserves 0")
+    if table[-1] == 1:
+        classes.add("preserves 1")
+    if all(table[rows - 1 - r] != table[r] for r in range(rows)):
+        classes.add("self-dual")
+    if all(table[r] <= table[r | bit] for r in range(rows) for bit in unit):
+        classes.add("monotone")
+    # Affine: the constant term XOR the inputs whose single flip changes the output at 0.
+    linear = [bit for bit in unit if table[bit] != table[0]]
+    if all(table[r] == table[0] ^ (bin(r & sum(linear)).count("1") & 1) for r in range(rows)):
+        classes.add("affine")
+    return classes
+
+
+def _is_literal(tree, pins: list[str]) -> bool:
+    """Whether a :func:`parse_function` tree is one of ``pins``, or its negation."""
+    if tree[0] == "not":
+        tree = tree[1]
+    return tree[0] == "var" and tree[1] in pins
 
 
 _UNIT_SCALE_TO_NW = {"pw": 1e-3, "nw": 1.0, "uw": 1e3, "mw": 1e6, "w": 1e9}
@@ -414,6 +535,16 @@ def _clock_pins(cell: LibertyGroup) -> tuple[str, ...]:
         if group.kind in ("pin", "bus") and group.attributes.get("clock", "").lower() == "true":
             names += group.args
     return tuple(dict.fromkeys(names))
+
+
+def _ff_functions(cell: LibertyGroup) -> tuple[str, str] | None:
+    """``(clocked_on, next_state)`` of a cell's ``ff`` group, if it has one with both."""
+    for group in cell.subgroups("ff"):
+        clocked_on, next_state = (group.attributes.get("clocked_on"),
+                                  group.attributes.get("next_state"))
+        if clocked_on and next_state:
+            return clocked_on, next_state
+    return None
 
 
 _TIME_SCALE_TO_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6}
@@ -527,6 +658,7 @@ def read_liberty(path: str | Path) -> LibertyLibrary:
             sequential=bool(group.subgroups("ff") or group.subgroups("latch")
                             or group.subgroups("ff_bank") or group.subgroups("statetable")),
             clock_pins=_clock_pins(group),
+            ff=_ff_functions(group),
             dont_use=group.attributes.get("dont_use", "false").lower() == "true")
     return LibertyLibrary(name=library.args[0] if library.args else "", path=path, cells=cells,
                           voltage=_voltage(library) * voltage_scale)

@@ -44,7 +44,7 @@ def activation_matrix(rows: int, cols: int, rng: np.random.Generator, rank: int 
 
     A geometrically decaying rank-``rank`` signal plus Gaussian noise; ``outlier_fraction`` of
     the columns (channels) are scaled by ``outlier_scale``, the structure the paper's outlier
-    extraction targets (ARCHITECTURE.md uses 3 % of the channels at x30).
+    extraction targets; by default 3 % of the channels at x30 (docs/power.md, "The workload").
     """
     left = rng.standard_normal((rows, rank)) * np.geomspace(2.0, 0.2, rank)
     a = left @ rng.standard_normal((rank, cols)) * 0.5 + noise * rng.standard_normal((rows, cols))

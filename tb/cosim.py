@@ -3,47 +3,76 @@
 Every cocotb test in dcom goes through :func:`run_cocotb`. Simulator builds are cached on disk
 under ``<build root>/sim/<simulator>/<top>-<hash of the Verilog>``, so a test suite builds each
 distinct design once per simulator, however many tests (or pytest-xdist workers) use it; a file
-lock keeps concurrent workers from building the same design twice.
+lock keeps concurrent workers from building the same design twice. A finished build's stamp
+records the size and SHA-256 of what a run executes (Verilator's model executable, Icarus'
+compiled ``sim.vvp``); a build that no longer matches its stamp is rebuilt, with a note on
+standard error, instead of crashing the simulator.
 
 Environment variables
 ---------------------
 ``DCOM_BUILD_DIR``
-    Root of the build cache (default ``./build``).
+    Root of the build cache (default: the user's cache folder,
+    ``platformdirs.user_cache_dir("dcom")``, e.g. ``~/.cache/dcom`` on Linux).
 ``DCOM_WAVES``
     ``1`` to record waveforms (VCD for Verilator, FST for Icarus); off by default.
 ``DCOM_VERILATOR_CFLAGS``
     C++ compiler flags of Verilator models (default ``-O0``: the test suite's designs compile
     three times faster than with Verilator's default and run fast enough; benchmarks pass
     ``-O2``).
+``DCOM_BUILD_JOBS``
+    Parallel C++ compile jobs of a Verilator build (default: cocotb's, the CPU count up to 4).
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
+import re
+import shutil
+import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import platformdirs
 from amaranth.back import verilog
 
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.simulators import find
 
-__all__ = ["HdlDesign", "CocotbFailure", "CocotbResult", "build_root", "waves_requested",
-           "amaranth_emitter", "library_emitter", "write_verilog", "simulator_build_dir",
-           "run_cocotb"]
+__all__ = ["HdlDesign", "CocotbFailure", "CocotbResult", "BUILD_STAMP", "build_root",
+           "waves_requested", "amaranth_emitter", "library_emitter", "write_verilog",
+           "simulator_build_dir", "build_outputs", "crash_note", "run_cocotb"]
 
 TIMESCALE = ("1ns", "1ps")
+#: File in a build folder that marks the build complete and records its outputs.
+BUILD_STAMP = "dcom-build.done"
 
 
 def build_root() -> Path:
-    """Root folder of dcom's build cache."""
-    return Path(os.environ.get("DCOM_BUILD_DIR", "build")).resolve()
+    """Root folder of dcom's build cache: ``DCOM_BUILD_DIR`` if set, else the user's cache
+    folder (``platformdirs.user_cache_dir("dcom")``), which every checkout and test worker
+    shares."""
+    return Path(os.environ.get("DCOM_BUILD_DIR") or platformdirs.user_cache_dir("dcom")).resolve()
+
+
+def build_jobs() -> int:
+    """``DCOM_BUILD_JOBS`` as a count of jobs.
+
+    Raises
+    ------
+    ValueError
+        If it is not a positive integer.
+    """
+    text = os.environ["DCOM_BUILD_JOBS"]
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"DCOM_BUILD_JOBS={text!r}: expected a positive integer")
+    return int(text)
 
 
 def waves_requested() -> bool:
@@ -70,12 +99,20 @@ class HdlDesign:
         otherwise, which a 16 x 16 top level cannot afford. Such a design's testbench sees
         only the top module's signals (the VPI symbol table of every instance's signals would
         take longer to compile than the rest of the model).
+    public : tuple of (str, str)
+        ``(module, variable)`` pairs a hierarchical Verilator build also makes visible to the
+        testbench (the SRAM models' arrays behind the host's bulk bank access).
+    from_sources : bool
+        The Verilog follows from ``params`` and dcom's own sources alone, so a later process
+        may reuse it without converting again (:func:`write_verilog`).
     """
 
     toplevel: str
     emit: Callable[[Path], list[Path]]
     params: dict = field(default_factory=dict)
     hier_blocks: tuple[str, ...] = ()
+    public: tuple[tuple[str, str], ...] = ()
+    from_sources: bool = False
 
     @property
     def key(self) -> str:
@@ -118,16 +155,129 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-_verilog_cache: dict[str, tuple[list[Path], str]] = {}
+def _file_record(path: Path) -> dict:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _record_build(stamp: Path, outputs: list[Path]) -> None:
+    """Write ``stamp``: the build is complete, with the size and hash of each output."""
+    staged = stamp.with_name(f".{stamp.name}.{os.getpid()}")
+    staged.write_text(json.dumps({"outputs": {p.name: _file_record(p) for p in outputs}},
+                                 indent=1))
+    os.replace(staged, stamp)
+
+
+def _build_damage(stamp: Path, outputs: list[Path]) -> str | None:
+    """Why the build that ``stamp`` records cannot be reused; ``None`` if it can."""
+    try:
+        recorded = json.loads(stamp.read_text())["outputs"]
+    except (ValueError, KeyError, TypeError):
+        return f"{stamp.name} records no sizes and hashes (an older dcom wrote it)"
+    for path in outputs:
+        expected = recorded.get(path.name)
+        if expected is None:
+            return f"{stamp.name} does not record {path.name}"
+        if not path.is_file():
+            return f"{path.name} is missing"
+        actual = _file_record(path)
+        if actual["size"] != expected["size"]:
+            return f"{path.name} has {actual['size']} bytes, the build wrote {expected['size']}"
+        if actual["sha256"] != expected["sha256"]:
+            return f"{path.name} no longer has the SHA-256 the build recorded"
+    return None
+
+
+def _reusable(build_dir: Path, outputs: list[Path]) -> bool:
+    """Whether ``build_dir`` holds a complete, intact build. A damaged one is emptied (its
+    ``runs`` folder kept, which other processes may be using) so that it builds from scratch:
+    the build tools would otherwise take the damaged files for up to date."""
+    stamp = build_dir / BUILD_STAMP
+    if not stamp.exists():
+        return False
+    damage = _build_damage(stamp, outputs)
+    if damage is None:
+        return True
+    print(f"dcom: rebuilding {build_dir}: {damage}", file=sys.stderr, flush=True)
+    for entry in build_dir.iterdir():
+        if entry.name == "runs":
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return False
+
+
+def crash_note(returncode: int, build_dir: Path) -> str:
+    """For a process that a signal ended (negative ``returncode``): which signal, and the
+    build folder to delete if its build is damaged; ``""`` otherwise."""
+    if returncode >= 0:
+        return ""
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return (f"it was killed by {name}; if the cached build is damaged, delete {build_dir} "
+            f"and run again to rebuild it")
+
+
+_verilog_cache: dict[tuple[Path, str], tuple[list[Path], str]] = {}
+
+
+@functools.cache
+def _source_fingerprint() -> str:
+    """Hash of every Python source of dcom's packages and of Amaranth's version: what the
+    Verilog of a design that is ``from_sources`` depends on besides its parameters."""
+    import amaranth
+
+    import dcom
+    from dcom import hw, sw, synth, tb
+
+    digest = hashlib.sha256(amaranth.__version__.encode())
+    for package in (dcom, hw, sw, synth, tb):
+        for source in sorted(Path(package.__file__).parent.glob("*.py")):
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _recorded_verilog(index: Path) -> tuple[list[Path], str] | None:
+    """The files an index entry names, if they are all there as recorded."""
+    try:
+        entry = json.loads(index.read_text())
+        folder = index.parent.parent / f"{entry['toplevel']}-{entry['hash']}"
+        files = [folder / name for name in entry["files"]]
+        if all(f.stat().st_size == size for f, size in zip(files, entry["sizes"])):
+            return files, entry["hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def write_verilog(design: HdlDesign) -> tuple[list[Path], str]:
     """Emit ``design``'s Verilog into the cache; return its files and content hash.
 
-    The folder is named after the hash of the Verilog, so equal designs share one folder.
+    The folder is named after the hash of the Verilog, so equal designs share one folder. A
+    design that is ``from_sources`` is converted once per set of dcom sources: an index entry
+    keyed by its parameters and :func:`_source_fingerprint` names its folder for later
+    processes (converting a 16 x 16 top level takes about a minute).
     """
-    if design.key in _verilog_cache:
-        return _verilog_cache[design.key]
+    # Keyed by the build root too: files written under another root are not this one's.
+    key = (build_root(), design.key)
+    if key in _verilog_cache:
+        return _verilog_cache[key]
+    index = None
+    if design.from_sources:
+        name = hashlib.sha256((design.key + _source_fingerprint()).encode()).hexdigest()[:24]
+        index = build_root() / "verilog" / "index" / f"{name}.json"
+        recorded = _recorded_verilog(index)
+        if recorded is not None:
+            _verilog_cache[key] = recorded
+            return recorded
     staging = build_root() / "verilog" / f".staging-{os.getpid()}-{design.toplevel}"
     staging.mkdir(parents=True, exist_ok=True)
     files = design.emit(staging)
@@ -138,30 +288,49 @@ def write_verilog(design: HdlDesign) -> tuple[list[Path], str]:
     content_hash = digest.hexdigest()[:16]
     final = build_root() / "verilog" / f"{design.toplevel}-{content_hash}"
     with _locked(final.with_suffix(".lock")):
-        if not final.exists():
-            staging.rename(final)
+        intact = final.exists() and all(
+            (final / f.name).is_file() and (final / f.name).read_bytes() == f.read_bytes()
+            for f in files)
+        if intact:
+            shutil.rmtree(staging)
         else:
-            for f in files:
-                f.unlink()
-            staging.rmdir()
+            shutil.rmtree(final, ignore_errors=True)
+            staging.rename(final)
     result = ([final / f.name for f in files], content_hash)
-    _verilog_cache[design.key] = result
+    if index is not None:
+        index.parent.mkdir(exist_ok=True)
+        entry = {"toplevel": design.toplevel, "hash": content_hash,
+                 "files": [f.name for f in result[0]],
+                 "sizes": [f.stat().st_size for f in result[0]]}
+        partial = index.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(entry))
+        partial.replace(index)
+    _verilog_cache[key] = result
     return result
 
 
 def simulator_build_dir(design: HdlDesign, sim: str, waves: bool | None = None) -> Path:
     """Folder of ``design``'s cached build for ``sim``: one per Verilog, build flags and
-    waveform choice. It holds ``dcom-build.done`` once the build is complete."""
+    waveform choice. It holds :data:`BUILD_STAMP` once the build is complete, with the size
+    and SHA-256 of the files a run uses (:func:`build_outputs`)."""
     waves = waves_requested() if waves is None else waves
     _, content_hash = write_verilog(design)
-    flags = " ".join([*_build_args(sim, design), *design.hier_blocks])
+    flags = " ".join([*_build_args(sim, design), *design.hier_blocks,
+                      *(f"{module}.{var}" for module, var in design.public)])
     args_hash = hashlib.sha256(flags.encode()).hexdigest()[:8]
     return build_root() / "sim" / sim / (
         f"{design.toplevel}-{content_hash}-{args_hash}" + ("-waves" if waves else ""))
 
 
+def build_outputs(design: HdlDesign, sim: str, build_dir: Path) -> list[Path]:
+    """The files of a build that a run executes or loads: the model executable cocotb's
+    Verilator runner links (named after the top module), or the ``sim.vvp`` Icarus compiles."""
+    return [build_dir / (design.toplevel if sim == "verilator" else "sim.vvp")]
+
+
 class CocotbFailure(AssertionError):
-    """A cocotb testbench reported failures; the message says how to rerun it alone."""
+    """A cocotb testbench reported failures, or the simulator crashed; the message says how
+    to rerun it alone, or which build folder to clear."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +372,7 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
     CocotbFailure
         If any test failed; the message gives the seed and a command to rerun with waveforms.
     """
+    from cocotb_tools import runner as cocotb_runner
     from cocotb_tools.runner import get_results, get_runner
 
     simulator = find(sim)
@@ -210,22 +380,26 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
     files, _ = write_verilog(design)
     build_dir = simulator_build_dir(design, sim, waves)
     runner = get_runner(sim)
+    outputs = build_outputs(design, sim, build_dir)
     with _locked(build_dir.with_suffix(".lock")):
-        stamp = build_dir / "dcom-build.done"
         # cocotb's Verilator runner re-runs verilator and make on every build() call.
-        if not stamp.exists():
+        if not _reusable(build_dir, outputs):
             sources = list(files)
             if sim == "verilator" and design.hier_blocks:
                 config = build_dir / "dcom_hier_blocks.vlt"
                 config.parent.mkdir(parents=True, exist_ok=True)
                 config.write_text("`verilator_config\n" + "".join(
                     f'hier_block -module "{name}"\n' for name in design.hier_blocks)
-                    + f'public_flat_rw -module "{design.toplevel}" -var "*"\n')
+                    + f'public_flat_rw -module "{design.toplevel}" -var "*"\n' + "".join(
+                        f'public_flat_rw -module "{module}" -var "{var}"\n'
+                        for module, var in design.public))
                 sources.insert(0, config)
+            if "DCOM_BUILD_JOBS" in os.environ:
+                cocotb_runner.MAX_PARALLEL_BUILD_JOBS = build_jobs()
             runner.build(sources=sources, hdl_toplevel=design.toplevel, build_dir=build_dir,
                          timescale=TIMESCALE, waves=waves, always=True,
                          build_args=_build_args(sim, design), log_file=build_dir / "build.log")
-            stamp.touch()
+            _record_build(build_dir / BUILD_STAMP, outputs)
     test_dir = build_dir / "runs" / (run_name or f"{test_module.rsplit('.', 1)[-1]}-"
                                       f"{testcase or 'all'}-{os.getpid()}")
     test_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +411,14 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
                     test_dir=test_dir, extra_env=run_env, seed=seed, waves=waves,
                     timescale=TIMESCALE, log_file=test_dir / "sim.log",
                     results_xml=str(xml_path))
+    except RuntimeError as exc:
+        # The runner reports a simulator that died as "... return code: -11" and no more.
+        code = re.search(r"return code: (-?\d+)", str(exc))
+        note = crash_note(int(code[1]), build_dir) if code else ""
+        if not note:
+            raise
+        raise CocotbFailure(f"{sim} crashed running {test_module} on {design.toplevel}: "
+                            f"{note}; log: {test_dir / 'sim.log'}") from None
     except SystemExit as exc:
         # Under pytest the runner exits on failures; the results file still says which.
         if not xml_path.exists():

@@ -5,8 +5,10 @@ module) is compiled by Verilator together with ``fp_harness.cpp``, which compare
 with the host CPU's IEEE 754 arithmetic. The multi-cycle scalar unit's two operations
 (``sqrt_fp32``, ``recip_fp32``) run the same way on :class:`~dcom.tb.fp_designs.ScalarLanes`
 (:data:`SCALAR_LANES` copies): every lane is started at once and clocked to its done, whose
-timing is checked too. Builds are cached under ``<build root>/fp_harness/``, keyed by the
-Verilog, the harness source and the build options.
+timing is checked too. Builds are cached under ``<build root>/fp_harness/``
+(:func:`~dcom.tb.cosim.build_root`), keyed by the Verilog, the harness source and the build
+options; as with the cocotb builds, a stamp records the harness binary's size and hash, and a
+binary that no longer matches it is rebuilt.
 
 Full runs (:data:`FULL_RUNS`): every operand pair of the FP16-operand units (2**32 vectors),
 every FP16 value widened and every FP32 value narrowed, every FP32 value's square root and
@@ -39,7 +41,8 @@ from importlib import resources
 from pathlib import Path
 
 from dcom.simulators import find
-from dcom.tb.cosim import HdlDesign, _locked, amaranth_emitter, build_root, write_verilog
+from dcom.tb.cosim import (BUILD_STAMP, HdlDesign, _locked, _record_build, _reusable,
+                           amaranth_emitter, build_root, crash_note, write_verilog)
 from dcom.tb.fp_designs import FPLanes, ScalarLanes
 from dcom.tb.fp_reference import SCALAR_OPS, UNITS
 
@@ -147,7 +150,7 @@ def build_harness(unit: str, lanes: int | None = None, fault: bool = False) -> P
     build_dir = build_root() / "fp_harness" / f"{unit}{'-fault' if fault else ''}-{key}"
     binary = build_dir / "fp_harness"
     with _locked(build_dir.with_suffix(".lock")):
-        if binary.is_file():
+        if _reusable(build_dir, [binary]):
             return binary
         build_dir.mkdir(parents=True, exist_ok=True)
         cpp = build_dir / "fp_harness.cpp"
@@ -171,6 +174,7 @@ def build_harness(unit: str, lanes: int | None = None, fault: bool = False) -> P
             raise RuntimeError(f"Verilator build of the {unit} harness failed; log: {log}")
         if not reuse:
             _keep_runtime(build_dir / "obj", runtime)
+        _record_build(build_dir / BUILD_STAMP, [binary])
     return binary
 
 
@@ -222,8 +226,9 @@ def run_harness(unit: str, count: int, *, mode: str = "sample", start: int = 0, 
     output = done.stdout + done.stderr
     match = _RESULT.search(done.stdout)
     if match is None:
+        crash = crash_note(done.returncode, binary.parent)
         raise RuntimeError(f"the {unit} harness exited with {done.returncode} without a "
-                           f"result line:\n{output}")
+                           f"result line{'; ' + crash if crash else ''}:\n{output}")
     shown = [line for line in done.stdout.splitlines() if line.startswith("mismatch:")]
     return HarnessResult(unit, mode, int(match[1]), int(match[2]), float(match[3]),
                          float(match[4]), done.returncode, shown, output)

@@ -79,16 +79,38 @@ class HostDriver:
         return _lanes(await self._request(Space.BANK, False, addr, column),
                       self.config.macs_per_cluster)
 
-    async def load_banks(self, images) -> None:
-        """Write ``images[c]`` (``words x P*Q`` uint16) into bank ``c`` from address 0."""
+    def _bank_memory(self, column: int):
+        # The SRAM model's array (dcom.hw.sram): instance bank_<c> of the top level.
+        return getattr(self.dut, f"bank_{column}").mem
+
+    async def load_banks(self, images, bulk: bool = False) -> None:
+        """Write ``images[c]`` (``words x P*Q`` uint16) into bank ``c`` from address 0.
+
+        Through the host port, one word a cycle; or, with ``bulk``, straight into the SRAM
+        models' arrays through the simulator's VPI, without simulating a cycle (for large
+        runs, where the cycles of the host port dominate).
+        """
         for column, image in enumerate(images):
+            if bulk:
+                memory = self._bank_memory(column)
+                for addr, word in enumerate(image):
+                    memory[addr].value = int.from_bytes(
+                        np.asarray(word, dtype="<u2").tobytes(), "little")
+                continue
             for addr, word in enumerate(image):
                 await self.write_bank(column, addr, word)
 
-    async def read_banks(self, words: int) -> np.ndarray:
-        """The first ``words`` words of every bank, ``(C, words, P*Q)`` uint16."""
-        return np.array([[await self.read_bank(c, a) for a in range(words)]
-                         for c in range(self.config.cluster_cols)], dtype=np.uint16)
+    async def read_banks(self, words: int, bulk: bool = False) -> np.ndarray:
+        """The first ``words`` words of every bank, ``(C, words, P*Q)`` uint16; through the
+        host port, or with ``bulk`` from the SRAM models' arrays (see :meth:`load_banks`)."""
+        columns = range(self.config.cluster_cols)
+        if not bulk:
+            return np.array([[await self.read_bank(c, a) for a in range(words)]
+                             for c in columns], dtype=np.uint16)
+        size = 2 * self.config.macs_per_cluster
+        return np.array([[np.frombuffer(int(self._bank_memory(c)[a].value).to_bytes(
+            size, "little"), dtype="<u2") for a in range(words)] for c in columns],
+            dtype=np.uint16)
 
     async def load_program(self, program) -> None:
         for addr, inst in enumerate(program):
@@ -123,17 +145,24 @@ class HostDriver:
         await FallingEdge(self.dut.clk)
         return Status(await self.read_register(Register.STATUS))
 
-    async def run(self, images, program, tol: float, max_cycles: int) -> tuple[Status, int]:
-        """Load ``images`` into the banks and ``program``, set the breakdown threshold, start,
-        and wait for the stop; ``(status, stop pc)``. :attr:`run_seconds` is then the wall
-        time from the start to the stop."""
-        await self.load_banks(images)
-        await self.load_program(program)
+    async def run(self, images, program, tol: float, max_cycles: int,
+                  bulk: bool = False) -> tuple[Status, int]:
+        """Load ``images`` into the banks (:meth:`load_banks`) and ``program``, set the
+        breakdown threshold, start, and wait for the stop; ``(status, stop pc)``, as
+        :meth:`run_program`."""
+        await self.load_banks(images, bulk)
         await self.set_tol(tol)
+        return await self.run_program(program, max_cycles)
+
+    async def run_program(self, program, max_cycles: int) -> tuple[Status, int]:
+        """Load ``program``, start it and wait for the stop, with the banks, buffers and
+        threshold as they are; ``(status, stop pc)``. Adds the wall time from the start to the
+        stop to :attr:`run_seconds`."""
+        await self.load_program(program)
         started = time.monotonic()
         await self.start()
         status = await self.wait(max_cycles)
-        self.run_seconds = time.monotonic() - started
+        self.run_seconds += time.monotonic() - started
         return status, await self.read_register(Register.STOP_PC)
 
     async def host_error(self) -> HostError:

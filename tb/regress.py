@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,11 +13,12 @@ from collections import Counter
 from pathlib import Path
 
 from dcom.config import DcomConfig
+from dcom.shipped import shipped_path
 from dcom.simulators import SIMULATORS, available
 
 __all__ = ["regress", "summarize_junit", "CONFIG_ENV"]
 
-TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
+TESTS_DIR = shipped_path("tests")
 
 
 def summarize_junit(xml_path: Path) -> dict[str, Counter]:
@@ -60,20 +62,25 @@ def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
     Raises
     ------
     SystemExit
-        If the test suite is missing, or ``sim`` names a simulator that is not installed (with
-        ``"all"``, a missing one is skipped and the summary says so).
+        If the test suite or pytest is missing, or ``sim`` names a simulator that is not
+        installed (with ``"all"``, a missing one is skipped and the summary says so).
     """
     if sim != "all":
         simulator, reason = available(sim)
         if simulator is None:
             raise SystemExit(f"dcom regress: error: --sim {sim}: {reason}")
     if not TESTS_DIR.is_dir():
-        raise SystemExit(f"dcom regress needs the test suite from the dcom source tree "
-                         f"(looked for {TESTS_DIR})")
+        raise SystemExit(f"dcom regress: error: the test suite is missing (looked for "
+                         f"{TESTS_DIR}); reinstall dcom")
+    if importlib.util.find_spec("pytest") is None:
+        raise SystemExit("dcom regress: error: pytest is not installed; install dcom with its "
+                         "test extra (pip install '.[test]' in the dcom source tree)")
     junit = junit or Path(tempfile.mkdtemp(prefix="dcom-regress-")) / "junit.xml"
     marker = "configured" if config is not None else "cocotb and not configured"
+    # No pytest cache: an installed test suite lives in site-packages, which is no place to
+    # write one.
     cmd = [sys.executable, "-m", "pytest", str(TESTS_DIR), "-m", marker, "--sim", sim,
-           f"--junitxml={junit}", "-o", "junit_family=xunit2"]
+           f"--junitxml={junit}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider"]
     env = dict(os.environ)
     if config is not None:
         env[CONFIG_ENV] = json.dumps(config.to_dict())

@@ -17,6 +17,7 @@ from cocotb.clock import Clock
 from dcom.config import DcomConfig
 from dcom.isa import HostError, Instruction, Opcode, Register, ResultIndex, Side, Status
 from dcom.hw.generate import TOP_MODULE, emit_verilog
+from dcom.hw.sram import sram_module_name
 from dcom.hw.top import TILE_MODULE
 from dcom.sw.compiler import compile_lanczos
 from dcom.sw.fparith import round_to
@@ -30,8 +31,9 @@ from dcom.tb.host import HostDriver
 
 def top_design(config: DcomConfig) -> HdlDesign:
     """The top level of ``config``, emitted as ``dcom generate`` does, for :func:`run_cocotb`."""
+    bank = sram_module_name(config.bank_depth, config.word_bits, 1, config.word_bits)
     return HdlDesign(TOP_MODULE, lambda out_dir: emit_verilog(config, out_dir), config.to_dict(),
-                     hier_blocks=(TILE_MODULE,))
+                     hier_blocks=(TILE_MODULE,), public=((bank, "mem"),), from_sources=True)
 
 
 #: Largest error of the singular values against LAPACK's, relative to the largest (the FP16
@@ -121,6 +123,11 @@ async def memory_paths(dut):
     counters = record["counters"]
     assert counters["cycles"] > 0 and counters["cycles_memory"] > 0
     assert counters["cycles_bcast"] > 0 and counters["cycles_mv"] == 0
+    # Bulk access to the banks (straight into the SRAM models) sees what the host port sees.
+    assert np.array_equal(await host.read_banks(R * words, bulk=True), images)
+    again = rng.integers(0, 1 << 16, size=images.shape, dtype=np.uint16)
+    await host.load_banks(again, bulk=True)
+    assert np.array_equal(await host.read_banks(R * words), again)
     write_cycles([record])
 
 
@@ -217,12 +224,12 @@ def exact_rank_matrix(rows: int, cols: int, rank: int, seed: int) -> np.ndarray:
 
 
 async def _run_on_both(host: HostDriver, sim: IsaSimulator, images, program, tol,
-                       max_cycles: int) -> Status:
-    """Write the same banks to the RTL and to ``sim``, run ``program`` on both, and compare
-    the status and stop pc."""
+                       max_cycles: int, bulk: bool = False) -> Status:
+    """Write the same banks to the RTL (``bulk``: see :meth:`HostDriver.load_banks`) and to
+    ``sim``, run ``program`` on both, and compare the status and stop pc."""
     sim.write_banks(images)
     expected = sim.run(program, tol)
-    status, stop_pc = await host.run(images, program, tol, max_cycles)
+    status, stop_pc = await host.run(images, program, tol, max_cycles, bulk)
     assert (status, stop_pc) == (expected, sim.stop_pc), \
         f"RTL stopped with {status.name} at pc {stop_pc}, ISA simulator with " \
         f"{Status(expected).name} at pc {sim.stop_pc}"
@@ -230,11 +237,17 @@ async def _run_on_both(host: HostDriver, sim: IsaSimulator, images, program, tol
 
 
 async def _compare_state(host: HostDriver, sim: IsaSimulator, bank_words: range,
-                         broadcast_words: int) -> None:
+                         broadcast_words: int, bulk: bool = False) -> None:
     for word in range(broadcast_words):
         got = await host.read_broadcast(word)
         assert got == int(sim.broadcast[word]), \
             f"broadcast word {word}: RTL {got:#010x}, ISA simulator {int(sim.broadcast[word]):#010x}"
+    if bulk:
+        banks = (await host.read_banks(bank_words.stop, bulk=True))[:, bank_words.start:]
+        expected = sim.banks[:, bank_words.start:bank_words.stop]
+        differing = np.argwhere(np.any(banks != expected, axis=-1))
+        assert not len(differing), f"bank words (column, word) {differing[:4].tolist()} differ"
+        return
     for c in range(host.config.cluster_cols):
         for word in bank_words:
             got = await host.read_bank(c, word)
@@ -258,8 +271,9 @@ async def lanczos_program(dut):
     compiled = compile_lanczos(config, rows, cols, steps)
     images = compiled.bank_images(a, start_vector(cols, seed))
     sim = IsaSimulator(config)
+    bulk = case.get("bulk", False)
     status = await _run_on_both(host, sim, images, compiled.program, DEFAULT_BREAKDOWN_TOL,
-                                max_cycles=2_000_000)
+                                max_cycles=2_000_000, bulk=bulk)
     stop_pc = sim.stop_pc
     record = await cycles_record(host, status, stop_pc)
     if "exact_rank" in case:
@@ -272,7 +286,7 @@ async def lanczos_program(dut):
         assert await host.wait(2_000_000) == Status.DONE
     store = compiled.bank_map["store"]
     await _compare_state(host, sim, range(store.start, store.stop),
-                         ResultIndex.beta(steps - 1) + 1)
+                         ResultIndex.beta(steps - 1) + 1, bulk=bulk)
     info = compiled.extract(sim.banks, sim.broadcast, status, stop_pc)
     rank = min(steps // 2, info.rank)
     assert rank >= 1, "no singular triplet found"

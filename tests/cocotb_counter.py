@@ -1,6 +1,7 @@
 """cocotb testbench for the tiny counter that tests the simulation plumbing."""
 
 import os
+import signal
 
 import cocotb
 from cocotb.clock import Clock
@@ -13,6 +14,9 @@ async def counts_clock_edges(dut):
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
+    if os.environ.get("COUNTER_CRASH"):
+        # Dies as a simulator running a damaged build does.
+        os.kill(os.getpid(), signal.SIGSEGV)
     cycles = int(os.environ["COUNTER_CYCLES"])
     await ClockCycles(dut.clk, cycles)
     await ReadOnly()

@@ -30,7 +30,18 @@ def pytest_addoption(parser):
     group.addoption("--seed", type=int, default=None, help="seed for randomized cocotb tests")
 
 
+#: The suite's markers, registered here rather than in pyproject.toml so that the suite an
+#: installed dcom ships (which ``dcom regress`` runs) has them too.
+MARKERS = (
+    "cocotb: runs a cocotb testbench on an HDL simulator",
+    "configured: runs on the configuration dcom regress was given (skipped otherwise)",
+    "slow: takes more than a few seconds",
+)
+
+
 def pytest_configure(config):
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
     if config.getoption("--waves"):
         os.environ["DCOM_WAVES"] = "1"
 

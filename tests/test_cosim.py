@@ -1,13 +1,18 @@
-"""The cocotb plumbing: one build per design and simulator, clocks with a timescale, failures."""
+"""The cocotb plumbing: one build per design and simulator, clocks with a timescale, failures,
+where the build cache lives and what happens to a damaged build."""
 
+import re
+from pathlib import Path
+
+import platformdirs
 import pytest
 from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from dcom.tb.cosim import CocotbFailure, HdlDesign, amaranth_emitter, run_cocotb
-
-pytestmark = pytest.mark.cocotb
+from dcom.tb.cosim import (BUILD_STAMP, CocotbFailure, HdlDesign, _build_damage, _record_build,
+                           amaranth_emitter, build_jobs, build_outputs, build_root, run_cocotb,
+                           simulator_build_dir, write_verilog)
 
 
 class Counter(wiring.Component):
@@ -22,6 +27,7 @@ class Counter(wiring.Component):
 COUNTER = HdlDesign("dcom_test_counter", amaranth_emitter(Counter, "dcom_test_counter"))
 
 
+@pytest.mark.cocotb
 def test_builds_once_and_counts(sim):
     first = run_cocotb(COUNTER, "cocotb_counter", sim, env={"COUNTER_CYCLES": "5"})
     binary = sorted(p for p in first.test_dir.parent.parent.iterdir() if p.is_file())
@@ -32,7 +38,99 @@ def test_builds_once_and_counts(sim):
     assert {p: p.stat().st_mtime_ns for p in binary} == stamps, "the design was rebuilt"
 
 
+@pytest.mark.cocotb
 def test_failure_names_seed_and_rerun_command(sim):
     with pytest.raises(CocotbFailure, match=r"seed 7\).*rerun alone with waveforms: .*--seed 7"):
         run_cocotb(COUNTER, "cocotb_counter", sim, seed=7, run_name="failing",
                    env={"COUNTER_CYCLES": "3", "COUNTER_EXPECT": "4"})
+
+
+def test_the_build_cache_is_the_users_cache_folder_unless_dcom_build_dir_says(monkeypatch,
+                                                                            tmp_path):
+    monkeypatch.delenv("DCOM_BUILD_DIR", raising=False)
+    assert build_root() == Path(platformdirs.user_cache_dir("dcom")).resolve()
+    monkeypatch.setenv("DCOM_BUILD_DIR", str(tmp_path / "cache"))
+    assert build_root() == tmp_path / "cache"
+
+
+def test_the_stamp_tells_an_intact_build_from_a_damaged_one(tmp_path):
+    binary = tmp_path / "model"
+    binary.write_bytes(bytes(range(256)) * 64)
+    stamp = tmp_path / BUILD_STAMP
+    _record_build(stamp, [binary])
+    assert _build_damage(stamp, [binary]) is None
+    # Same size, one byte changed: only the hash sees it.
+    binary.write_bytes(b"\xff" + bytes(range(1, 256)) + bytes(range(256)) * 63)
+    assert _build_damage(stamp, [binary]) == "model no longer has the SHA-256 the build recorded"
+    binary.unlink()
+    assert _build_damage(stamp, [binary]) == "model is missing"
+    stamp.write_text("")
+    assert "records no sizes and hashes" in _build_damage(stamp, [binary])
+
+
+@pytest.mark.cocotb
+@pytest.mark.slow
+def test_a_damaged_build_is_rebuilt_and_runs(sim, tmp_path, monkeypatch, capsys):
+    """A truncated model executable (or sim.vvp) used to crash the simulator ("return code
+    -11"); its stamp no longer matches it, so the next run rebuilds it, says so, and passes."""
+    monkeypatch.setenv("DCOM_BUILD_DIR", str(tmp_path))
+    run_cocotb(COUNTER, "cocotb_counter", sim, env={"COUNTER_CYCLES": "5"})
+    build_dir = simulator_build_dir(COUNTER, sim)
+    assert build_dir.is_relative_to(tmp_path)
+    [output] = build_outputs(COUNTER, sim, build_dir)
+    size = output.stat().st_size
+    with open(output, "r+b") as f:
+        f.truncate(size // 2)
+    capsys.readouterr()
+    again = run_cocotb(COUNTER, "cocotb_counter", sim, env={"COUNTER_CYCLES": "7"},
+                       run_name="after-damage")
+    assert (again.tests, again.failed) == (1, 0)
+    assert (f"dcom: rebuilding {build_dir}: {output.name} has {size // 2} bytes, the build "
+            f"wrote {size}") in capsys.readouterr().err
+    assert _build_damage(build_dir / BUILD_STAMP, [output]) is None
+
+
+@pytest.mark.cocotb
+def test_a_crashed_simulator_names_the_build_folder_to_clear(sim):
+    build_dir = simulator_build_dir(COUNTER, sim)
+    with pytest.raises(CocotbFailure, match=rf"{sim} crashed .*: it was killed by SIGSEGV; if "
+                                            rf"the cached build is damaged, delete "
+                                            rf"{re.escape(str(build_dir))} and run again"):
+        run_cocotb(COUNTER, "cocotb_counter", sim, run_name="crash",
+                   env={"COUNTER_CYCLES": "3", "COUNTER_CRASH": "1"})
+
+
+def test_build_jobs_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DCOM_BUILD_JOBS", "3")
+    assert build_jobs() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("DCOM_BUILD_JOBS", bad)
+        with pytest.raises(ValueError, match="DCOM_BUILD_JOBS"):
+            build_jobs()
+
+
+def test_verilog_from_sources_is_converted_once_per_source_version(tmp_path, monkeypatch):
+    """A later process reuses the Verilog of a design that follows from its parameters and
+    dcom's sources; a damaged or changed entry is converted again."""
+    from dcom.tb import cosim
+
+    monkeypatch.setenv("DCOM_BUILD_DIR", str(tmp_path))
+    calls = []
+
+    def emit(out_dir):
+        calls.append(out_dir)
+        path = out_dir / "twice.v"
+        path.write_text("module twice(); endmodule\n")
+        return [path]
+
+    design = HdlDesign("twice", emit, {"n": 1}, from_sources=True)
+    first = write_verilog(design)
+    cosim._verilog_cache.clear()                 # as in a new process
+    assert write_verilog(design) == first and len(calls) == 1
+    first[0][0].write_text("module twice(); wire x; endmodule\n")
+    cosim._verilog_cache.clear()
+    assert write_verilog(design)[0][0].read_text() == "module twice(); endmodule\n"
+    assert len(calls) == 2
+    cosim._verilog_cache.clear()
+    write_verilog(HdlDesign("twice", emit, {"n": 1}))   # not from_sources: converted again
+    assert len(calls) == 3

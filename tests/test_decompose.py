@@ -9,9 +9,10 @@ import pytest
 from dcom.sw import InputError
 from dcom.sw.decompose import (DecomposedActivation, Factors, OutlierThresholds,
                                activation_compression_ratio, calibrate_thresholds,
-                               decompose_activation, decompose_batch,
-                               input_compute_reduction, input_weight_compute_reduction,
-                               max_weight_rank, outlier_channels, reconstruct_batch,
+                               compare_equal_storage, decompose_activation, decompose_batch,
+                               equal_storage_rank, input_compute_reduction,
+                               input_weight_compute_reduction, max_weight_rank,
+                               outlier_channels, reconstruct_batch, storage_words,
                                weight_compression_ratio)
 
 
@@ -117,6 +118,70 @@ def test_outlier_extraction_improves_low_rank_error():
     assert low.outliers.U.shape[1] == 2 and low.n_elements < extracted.n_elements
 
 
+def test_storage_words_counts_factors_outlier_block_and_indices():
+    x = np.ones((6, 5)) + np.arange(30).reshape(6, 5) % 7
+    x[:, [1, 3]] = 100.0 + np.arange(12).reshape(6, 2) ** 2
+    plain = decompose_activation(x, 2, method="svd")
+    assert storage_words(plain) == 6 * 2 + 2 + 2 * 5                      # U, s, Vt = 24
+    extracted = decompose_activation(x, 2, threshold=50.0, method="svd")
+    assert list(extracted.outlier_channels) == [1, 3]
+    # Outlier term at full rank 2: U 6 x 2, s 2, Vt 2 x 2, and 2 column indices.
+    assert storage_words(extracted) == 24 + (12 + 2 + 4) + 2
+    low = decompose_activation(x, 2, threshold=50.0, outlier_rank=1, method="svd")
+    assert storage_words(low) == 24 + (6 + 1 + 2) + 2
+    # Column indices are 16-bit words: 65536 channels at most.
+    one = Factors(np.ones((6, 1)), np.ones(1), np.ones((1, 1)), np.array([7]))
+    main = Factors(np.ones((6, 1)), np.ones(1), np.ones((1, 1 << 16)))
+    assert storage_words(DecomposedActivation(main, one, 1 << 16)) == (6 + 1 + 65536) + 9
+    with pytest.raises(InputError) as err:
+        storage_words(DecomposedActivation(main, one, (1 << 16) + 1))
+    assert err.value.parameter == "decomposed"
+
+
+def test_equal_storage_rank_is_the_largest_rank_within_the_budget():
+    x = activations(np.random.default_rng(9), 1, 20, 30, [])[0]
+
+    def words(rank):
+        return storage_words(decompose_activation(x, rank, method="svd"))
+
+    assert words(1) == 51
+    for budget, expected in [(51, 1), (101, 1), (102, 2), (500, 9), (1019, 19), (1020, 20),
+                             (10**6, 20)]:
+        rank = equal_storage_rank(budget, x.shape)
+        assert rank == expected, budget
+        assert words(rank) <= budget
+        assert rank == min(x.shape) or words(rank + 1) > budget
+
+
+def test_outlier_extraction_pays_for_its_storage_only_with_outliers():
+    rng = np.random.default_rng(3)
+    x = activations(rng, 1, 96, 128, OUTLIERS, factor=40.0)[0]
+    x[:, OUTLIERS] += rng.standard_normal((96, len(OUTLIERS))) * 20
+    weight = rng.standard_normal((128, 40))
+    strong = compare_equal_storage(x, 6, 15.0, weight=weight, method="svd")
+    # Outlier term: 96 x 4 + 4 + 4 x 4 values and 4 indices = 408 words, one plain rank is 225.
+    assert (strong.plain.words, strong.extracted.words) == (1350, 1758)
+    assert (strong.equal_storage.rank, strong.equal_storage.words) == (7, 1575)
+    assert strong.plain.error == pytest.approx(np.linalg.norm(
+        x - decompose_activation(x, 6, method="svd").reconstruct()) / np.linalg.norm(x))
+    errors = [strong.plain.error, strong.extracted.error, strong.equal_storage.error]
+    assert errors == pytest.approx([0.0604, 0.0205, 0.0428], abs=5e-4)
+    assert strong.extracted.error < 0.6 * strong.equal_storage.error
+    assert strong.extracted.matmul_error < 0.6 * strong.equal_storage.matmul_error
+    assert strong.extraction_pays
+
+    # No outliers: a calibrated threshold still flags 3% of the channels, whose storage buys
+    # the plain decomposition a rank that is worth more.
+    y = activations(np.random.default_rng(8), 1, 96, 128, [])[0]
+    threshold = calibrate_thresholds({"layer": y}, target_fraction=0.03)["layer"]
+    none = compare_equal_storage(y, 4, threshold, method="svd")
+    assert none.extracted.outlier_channels == 4 and none.equal_storage.rank == 5
+    errors = [none.plain.error, none.extracted.error, none.equal_storage.error]
+    assert errors == pytest.approx([0.500, 0.480, 0.350], abs=5e-3)
+    assert none.equal_storage.error < 0.8 * none.extracted.error
+    assert not none.extraction_pays and none.plain.matmul_error is None
+
+
 def test_eq6_input_only_preserved_matmul_and_eq8():
     rng = np.random.default_rng(4)
     S, D, W, r = 48, 64, 80, 5
@@ -196,9 +261,14 @@ def test_bad_inputs_name_the_parameter():
         (lambda: calibrate_thresholds({"l": x}, min_count=9), "min_count"),
         (lambda: calibrate_thresholds([], 0.03), "samples"),
         (lambda: OutlierThresholds({"a": 1.0})["b"], "layer"),
-        (lambda: decompose_activation(x, 2).matmul(np.ones((5, 3))), "weight"),
+        (lambda: decompose_activation(x + np.eye(8, 6), 2).matmul(np.ones((5, 3))), "weight"),
         (lambda: input_compute_reduction(0, 4, 4, 1), "S"),
         (lambda: weight_compression_ratio(4, 4, 1.5, 1), "p1"),
+        (lambda: storage_words(x), "decomposed"),
+        (lambda: equal_storage_rank(8, (4, 4)), "budget"),
+        (lambda: equal_storage_rank(90, (8,)), "shape"),
+        (lambda: compare_equal_storage(np.zeros((8, 6)), 2, 1.0), "x"),
+        (lambda: compare_equal_storage(x, 2, 0.5, weight=np.ones((5, 3))), "weight"),
     ]
     for call, parameter in cases:
         with pytest.raises(InputError) as err:

@@ -8,14 +8,24 @@ import pytest
 
 from dcom.cli import main
 from dcom.config import DcomConfig
-from dcom.isa import Status
-from dcom.matrix_svd import decompose, load_matrix, parse_engines, write_decomposition
+from dcom.isa import ResultIndex, Status
+from dcom.matrix_svd import (ConvergenceWarning, decompose, load_matrix, parse_engines, svds,
+                             write_decomposition)
 from dcom.sw.compiler import compile_lanczos
+from dcom.sw.convergence import extended_run
 from dcom.sw.cycles import program_cycles
+from dcom.sw.fparith import round_to
 from dcom.sw.validation import InputError
 from dcom.tb.top import LANCZOS_CASES
 
 CONFIG = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=4, grid_cols=4, expansion=4)
+
+
+def flat_matrix(rows, cols, seed=1):
+    """An activation-like matrix: a flat spectrum (sigma_i = i^-0.15), FP16 values."""
+    values = np.arange(1, min(rows, cols) + 1) ** -0.15
+    return round_to(spectrum_matrix(rows, cols, 30 * values / np.linalg.norm(values), seed),
+                    "fp16").astype(np.float64)
 
 
 def spectrum_matrix(rows, cols, values, seed=0):
@@ -29,7 +39,7 @@ def spectrum_matrix(rows, cols, values, seed=0):
 
 def test_engines_agree_and_match_lapack():
     a = spectrum_matrix(70, 40, np.geomspace(20, 0.5, 12))
-    result = decompose(a, 4, k=12, engines="float64,golden,isa", config=CONFIG)
+    result = decompose(a, 4, ncv=12, maxiter=1, engines="float64,golden,isa", config=CONFIG)
     assert [run.engine for run in result.runs] == ["float64", "golden", "isa"]
     exact = np.linalg.svd(a, compute_uv=False)
     for run in result.runs:
@@ -40,8 +50,11 @@ def test_engines_agree_and_match_lapack():
         assert result.reconstruction_error(run) < result.optimal_error + 1e-2
     golden, isa = result.runs[1:]
     assert np.array_equal(golden.s, isa.s)
-    program = compile_lanczos(CONFIG, 70, 40, 12).program
-    assert result.cycles == program_cycles(CONFIG, program).total
+    # The modelled cycles are those of the programs the ISA simulator ran.
+    _, _, programs = extended_run("isa", np.ldexp(a, isa.scale_exponent), result.settings,
+                                  config=CONFIG, threshold=isa.threshold)
+    assert result.cycles == sum(program_cycles(CONFIG, program, stop=stop).total
+                                for program, stop in programs)
 
 
 def test_report_files_and_comparison(tmp_path):
@@ -54,11 +67,14 @@ def test_report_files_and_comparison(tmp_path):
     written = json.loads((tmp_path / "decompose.json").read_text())
     assert written["comparisons"][0]["engines"] == ["golden", "isa"]
     assert written["comparisons"][0]["identical"]
-    assert written["comparisons"][0]["U_basis"] == {"differing": 0, "words": 50 * 6}
+    steps = written["engines"]["isa"]["steps"]
+    assert written["comparisons"][0]["U_basis"] == {"differing": 0, "words": 50 * steps}
+    assert written["engines"]["isa"]["converged"] and not written["engines"]["isa"]["warnings"]
     with np.load(tmp_path / "factors-isa.npz") as factors:
         assert factors["U"].shape == (50, 3) and factors["Vt"].shape == (3, 30)
         np.testing.assert_array_equal(factors["s"], data["engines"]["isa"]["singular_values"])
-    assert "Engines compared word for word" in (tmp_path / "decompose.md").read_text()
+    markdown = (tmp_path / "decompose.md").read_text()
+    assert "Engines compared word for word" in markdown and "Convergence" in markdown
 
 
 def test_breakdown_is_located_for_the_cycle_model():
@@ -66,15 +82,67 @@ def test_breakdown_is_located_for_the_cycle_model():
     simulator's, so the modelled cycles stop there too."""
     rng = np.random.default_rng(2)
     a = rng.integers(-3, 4, (40, 3)) @ rng.integers(-3, 4, (3, 30)) / 16
-    result = decompose(a, 3, k=6, engines="golden", config=CONFIG)
-    (run,) = result.runs
-    assert run.info.breakdown is not None and len(run.s) == 3
+    result = decompose(a, 3, ncv=6, maxiter=1, engines="golden,isa", config=CONFIG)
+    golden, isa = result.runs
+    assert golden.info.breakdown is not None and len(golden.s) == 3
+    assert golden.convergence.converged and np.array_equal(golden.s, isa.s)
     compiled = compile_lanczos(CONFIG, 40, 30, 6)
-    stop = compiled.breakdown_stop(run.info)
-    assert stop[0] == Status.BREAKDOWN and compiled.program[stop[1]].m == 2 * run.info.breakdown_step + (
-        1 if run.info.breakdown == "alpha" else 2)
-    assert result.cycles == program_cycles(CONFIG, compiled.program, stop=stop).total
-    assert result.cycles < program_cycles(CONFIG, compiled.program).total
+    stop = compiled.breakdown_stop(golden.info)
+    step = golden.info.breakdown_step
+    assert stop[0] == Status.BREAKDOWN and compiled.program[stop[1]].m == (
+        ResultIndex.alpha(step) if golden.info.breakdown == "alpha" else ResultIndex.beta(step - 1))
+    _, _, programs = extended_run("isa", np.ldexp(a, isa.scale_exponent), result.settings,
+                                  config=CONFIG, threshold=isa.threshold)
+    assert programs[0][1] is not None and programs[0][1][0] == Status.BREAKDOWN
+    assert result.cycles == sum(program_cycles(CONFIG, program, stop=stop).total
+                                for program, stop in programs)
+
+
+def test_flat_spectrum_converges_by_default():
+    """Activation-like spectrum (sigma_r / sigma_{r+1} about 1.02): k = 2r leaves the last
+    triplets percents off; the default converged run is within 1e-3 on every engine."""
+    a = flat_matrix(96, 80)
+    exact = np.linalg.svd(a, compute_uv=False)
+    fixed = decompose(a, 10, ncv=20, maxiter=1, engines="float64", config=CONFIG)
+    assert not fixed.runs[0].convergence.converged
+    assert fixed.singular_value_errors(fixed.runs[0]).max() * exact[0] / exact[9] > 1e-2
+    result = decompose(a, 10, engines="float64,golden,isa", config=CONFIG)
+    for run in result.runs:
+        assert run.convergence.converged and run.convergence.runs > 1
+        assert np.max(np.abs(run.s - exact[:10]) / exact[:10]) < 1e-3
+        assert run.warnings(10, result.settings.tol) == []
+    assert np.array_equal(result.runs[1].s, result.runs[2].s)
+
+
+def test_tiny_and_huge_matrices_on_the_hardware_engines():
+    """The hardware engines run on 2^e A: a matrix scaled by 1e-4 or 1e4 gives the same
+    triplets (scaled), where an absolute threshold or FP16's range would lose them."""
+    a = spectrum_matrix(48, 40, np.geomspace(8, 1, 12), seed=5)
+    base = decompose(a, 4, engines="golden", config=CONFIG).runs[0]
+    for factor in (1e-4, 1e4):
+        run = decompose(a * factor, 4, engines="golden", config=CONFIG).runs[0]
+        assert len(run.s) == 4 and run.convergence.converged
+        np.testing.assert_allclose(run.s / factor, base.s, rtol=2e-3)
+
+
+def test_svds_warns_and_checks_its_arguments():
+    a = flat_matrix(96, 80)
+    with pytest.warns(ConvergenceWarning, match="not converged"):
+        U, s, Vt = svds(a, k=10, ncv=12, maxiter=1, engine="golden", config=CONFIG)
+    assert U.shape == (96, 10) and s.shape == (10,) and Vt.shape == (10, 80)
+    rng = np.random.default_rng(2)
+    low = rng.integers(-3, 4, (40, 3)) @ rng.integers(-3, 4, (3, 30)) / 16
+    with pytest.warns(ConvergenceWarning, match="3 of 5 triplets"):
+        assert len(svds(low, k=5, engine="float64")[1]) == 3
+    v0 = np.random.default_rng(0).standard_normal(80)
+    same = svds(a, k=3, v0=v0, engine="golden", config=CONFIG, return_run=True)[3]
+    seeded = svds(a, k=3, engine="golden", config=CONFIG, return_run=True)[3]
+    assert np.array_equal(same.info.alphas, seeded.info.alphas)
+    for kwargs, name in [(dict(v0=np.ones(3)), "v0"), (dict(v0=np.zeros(80)), "v0"),
+                         (dict(tol=-1.0), "tol"), (dict(ncv=2), "ncv"), (dict(maxiter=0), "maxiter"),
+                         (dict(breakdown_tol=0.0), "breakdown_tol"), (dict(engine="gpu"), "engine")]:
+        with pytest.raises(InputError, match=name):
+            svds(a, k=3, **{"engine": "golden", **kwargs})
 
 
 def test_load_matrix_formats(tmp_path):
@@ -112,7 +180,7 @@ def test_engine_names_are_checked():
         with pytest.raises(InputError, match="engine"):
             parse_engines(bad)
     with pytest.raises(InputError, match="65504"):
-        decompose(np.full((8, 8), 1e5), 2, config=CONFIG)
+        decompose(np.full((8, 8), 1e5), 2, config=CONFIG, scale=False)
 
 
 def test_cli(tmp_path, capsys):
@@ -124,13 +192,22 @@ def test_cli(tmp_path, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "golden vs isa: identical, word for word" in printed
+    assert "(converged)" in printed
+    assert main(["decompose", str(path), "--rank", "6", "--ncv", "6", "--maxiter", "1",
+                 "--tol", "1e-9", "--engine", "float64", "--out", str(out)]) == 0
+    assert "warning: float64: not converged" in capsys.readouterr().err
     # Strict JSON: no NaN or Infinity.
     json.loads((out / "decompose.json").read_text(),
                parse_constant=lambda name: pytest.fail(f"{name} in the report"))
+    np.save(tmp_path / "short.npy", np.ones(5))
     for argv, message in [
         (["--rank", "3", "--engine", "gpu"], "engine"),
-        (["--rank", "30"], "rank"),
+        (["--rank", "30"], "k"),
         (["--rank", "3", "--breakdown-tol", "0"], "breakdown_tol"),
+        (["--rank", "3", "--tol", "-1"], "tol"),
+        (["--rank", "3", "--maxiter", "0"], "maxiter"),
+        (["--rank", "3", "--v0", str(tmp_path / "short.npy")], "v0"),
+        (["--rank", "3", "--v0", str(path)], "--v0"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
             main(["decompose", str(path), *argv, "--out", str(out)])
@@ -138,23 +215,31 @@ def test_cli(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_verilator_optimization_level_is_passed_to_the_build(tmp_path, monkeypatch):
-    monkeypatch.delenv("DCOM_VERILATOR_CFLAGS", raising=False)
+def test_build_options_are_passed_to_the_build(tmp_path, monkeypatch):
+    # A copy of the environment, so that what main sets does not leak into later tests.
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items()
+                                        if k not in ("DCOM_VERILATOR_CFLAGS", "DCOM_BUILD_JOBS")})
     path = tmp_path / "a.npy"
     np.save(path, spectrum_matrix(20, 12, np.geomspace(4, 1, 4)))
-    assert main(["decompose", str(path), "--rank", "2", "--verilator-opt", "2",
-                 "--clusters", "2x2", "--grid", "4x4", "--expansion", "4",
-                 "--out", str(tmp_path / "out")]) == 0
+    argv = ["decompose", str(path), "--rank", "2", "--clusters", "2x2", "--grid", "4x4",
+            "--expansion", "4", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--verilator-opt", "2", "--build-jobs", "3"]) == 0
     assert os.environ["DCOM_VERILATOR_CFLAGS"] == "-O2"
+    assert os.environ["DCOM_BUILD_JOBS"] == "3"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--build-jobs", "0"])
+    assert exit_info.value.code == 2
 
 
 @pytest.mark.cocotb
 def test_rtl_engine_matches_the_isa_simulator(sim, tmp_path):
-    """A user's matrix on the RTL: every word as on the ISA simulator, the RTL's cycle counter
-    equal to the model's (the build is the Lanczos regression's)."""
+    """A user's matrix on the RTL, extended twice: every word as on the ISA simulator, the
+    RTL's cycle counters (summed over the resumed programs) equal to the model's (the build is
+    the Lanczos regression's)."""
     config, case = LANCZOS_CASES["2x2-2x2-f2-wide"]
-    a = spectrum_matrix(case["rows"], case["cols"], np.geomspace(5, 1, 5), seed=4)
-    result = decompose(a, 2, k=case["steps"], engines=["isa", sim], config=config)
+    a = spectrum_matrix(case["rows"], case["cols"], np.geomspace(5, 1, 8), seed=4)
+    result = decompose(a, 2, ncv=3, tol=1e-9, maxiter=3, engines=["isa", sim], config=config)
     data = write_decomposition(result, tmp_path)
     assert data["comparisons"][0]["identical"], data["comparisons"]
+    assert data["engines"][sim]["runs"] == data["engines"]["isa"]["runs"] > 1
     assert data["engines"][sim]["rtl_cycles"] == result.cycles

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """SRAM macros: the model's figures, and Amaranth memories becoming macros in the flow (with a
 gate-level simulation of the result)."""
 
@@ -9,6 +10,8 @@ from amaranth import Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from dcom.config import ConfigError
+from dcom.hw.sram import Sram
 from dcom.simulators import available
 from dcom.synth import sram
 from dcom.synth.cells import write_verilog_models
@@ -142,3 +145,13 @@ def test_asynchronous_read_memory_stays_in_flip_flops(tmp_path):
     assert top.flip_flops >= 16 * 8
     assert any("asynchronous read port" in w for w in result.warnings)
     assert result.totals().leakage_nw > 0
+
+
+def test_hardware_sram_rejects_a_shape_it_cannot_build():
+    """The RTL memory names the parameter and the allowed values (not a bare assert)."""
+    with pytest.raises(ConfigError, match=r"lane_bits=24 .*allowed values: divisors of "
+                                          r"width=64: 1, 2, 4, 8, 16, 32, 64$"):
+        Sram(16, 64, lane_bits=24)
+    with pytest.raises(ConfigError, match=r"depth=0 .*allowed values: integers >= 1"):
+        Sram(0, 64)
+    assert Sram(16, 64, lane_bits=16).wr_en.shape().width == 4

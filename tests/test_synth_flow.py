@@ -197,6 +197,71 @@ def test_missing_liberty_names_the_path(tmp_path):
         synthesize([source], "x", tmp_path / "out", liberty=missing, progress=lambda _: None)
 
 
+_ONLY_BUFFERS = """library (buffers) {
+  cell (bf) { area : 1.5 ; pin (a) { direction : input ; }
+    pin (y) { direction : output ; function : "a" ; } }
+  cell (bf2) { area : 2.5 ; pin (a) { direction : input ; }
+    pin (y) { direction : output ; function : "a" ; } }
+}
+"""
+_ONLY_A_FLOP = """library (flop) {
+  cell (reg1) { area : 8.0 ;
+    ff (S, SN) { clocked_on : "c" ; next_state : "d" ; }
+    pin (c) { direction : input ; clock : true ; } pin (d) { direction : input ; }
+    pin (q) { direction : output ; function : "S" ; } }
+}
+"""
+# AND, XOR and a buffer: together they build any function only with a constant 1, but with
+# an inverter they would, so the inverter is what is missing (and a flip-flop).
+_NO_INVERTER = """library (noinv) {
+  cell (an2) { area : 2.0 ; pin (a) { direction : input ; } pin (b) { direction : input ; }
+    pin (y) { direction : output ; function : "a*b" ; } }
+  cell (xr2) { area : 3.0 ; pin (a) { direction : input ; } pin (b) { direction : input ; }
+    pin (y) { direction : output ; function : "a^b" ; } }
+  cell (bf) { area : 1.5 ; pin (a) { direction : input ; }
+    pin (y) { direction : output ; function : "a" ; } }
+}
+"""
+_MISSING = {"inverter": "an inverter", "buffer": "a buffer", "gates": "gates that with the "
+            "inverter build any function", "flop": "a D flip-flop"}
+
+
+@pytest.mark.parametrize("text, missing", [
+    ("library (empty) {\n}\n", ["inverter", "buffer", "gates", "flop"]),
+    (_ONLY_BUFFERS, ["inverter", "gates", "flop"]),
+    (_ONLY_A_FLOP, ["inverter", "buffer", "gates"]),
+    (_NO_INVERTER, ["inverter", "flop"]),
+    (TINY_LIBERTY.replace('function : "(a*b)\'"', 'function : "a^b"'), ["gates"]),
+], ids=["empty", "only-buffers", "only-a-flop", "no-inverter", "xor-instead-of-nand"])
+def test_a_liberty_without_the_cells_mapping_needs_is_refused_up_front(tmp_path, text,
+                                                                       missing):
+    library = tmp_path / "user.lib"
+    library.write_text(text)
+    with pytest.raises(LibertyError) as info:
+        synthesize([_counter_source(tmp_path)], "counter", tmp_path / "out", liberty=library,
+                   progress=lambda _: None, reports=False)
+    message = str(info.value)
+    assert message.startswith(f"liberty file {library} lacks cells that synthesis maps to: ")
+    assert [kind for kind, words in _MISSING.items() if words in message] == missing
+    # Refused before any synthesis step ran.
+    assert not (tmp_path / "out" / "yosys" / "coarse.log").exists()
+
+
+def test_dcom_synth_names_the_liberty_and_what_it_lacks(tmp_path, capsys):
+    """The check runs before the designs are elaborated, so the command fails at once."""
+    from dcom.cli import main
+
+    library = tmp_path / "flop.lib"
+    library.write_text(_ONLY_A_FLOP)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "--liberty", str(library), "--cluster-only", "--out",
+              str(tmp_path / "out")])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert f"dcom synth: error: liberty file {library} lacks cells" in error
+    assert "an inverter" in error and "a buffer" in error and "a D flip-flop" not in error
+
+
 def test_malformed_liberty_gives_yosys_error_in_one_line(tmp_path, adder_counter):
     result, _ = adder_counter
     broken = tmp_path / "broken.lib"

@@ -1,4 +1,5 @@
-"""The ``dcom`` command line: ``generate``, ``regress``, ``synth``, ``perf`` and ``decompose``."""
+"""The ``dcom`` command line: ``generate``, ``regress``, ``synth``, ``perf``, ``decompose`` and
+``sweep``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import sys
 from pathlib import Path
 
 from dcom.config import ConfigError, DcomConfig, parse_dims
+from dcom.farm import farm_requested
 from dcom.matrix_svd import BREAKDOWN_TOLS
 from dcom.sw.convergence import DEFAULT_MAXITER, DEFAULT_TOL, MIN_EXTENSION
+from dcom.sweep import add_sweep_parser
+from dcom.tb.shard import add_shard_options
 
 __all__ = ["main", "config_from_args"]
 
@@ -165,6 +169,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_options(reg, "with any of these options, run the cluster bench and a Lanczos "
                              "program on that instance (defaults: the paper's design point) "
                              "instead of the suite's small configurations")
+    add_shard_options(reg)
 
     syn = sub.add_parser(
         "synth", help="synthesize with Yosys and report area, timing and power",
@@ -256,6 +261,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="folder for factors-<engine>.npz and the report (default "
                           "out/decompose)")
     _add_config_options(dec)
+    add_sweep_parser(sub)
     return parser
 
 
@@ -328,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "sweep":
+            # Its axis options take lists, which config_from_args does not.
+            from dcom.sweep import run_sweep
+            return run_sweep(args)
         config = config_from_args(args)
         out = getattr(args, "out", None)
         if out is not None and out.exists() and not out.is_dir():
@@ -337,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "regress":
             from dcom.tb.regress import regress
             chosen = any(getattr(args, name) is not None for name in _CONFIG_OPTIONS)
+            if farm_requested(args):
+                from dcom.tb.shard import regress_on_farm
+                return regress_on_farm(args, config if chosen else None)
             return regress(sim=args.sim, seed=args.seed, workers=args.workers,
                            select=args.select, junit=args.junit, waves=args.waves,
                            config=config if chosen else None)

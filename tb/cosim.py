@@ -26,7 +26,6 @@ Environment variables
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -43,6 +42,7 @@ import platformdirs
 from amaranth.back import verilog
 
 from dcom.hw.hierarchy import ModuleLibrary
+from dcom.shipped import source_fingerprint
 from dcom.simulators import find
 
 __all__ = ["HdlDesign", "CocotbFailure", "CocotbResult", "BUILD_STAMP", "build_root",
@@ -228,23 +228,6 @@ def crash_note(returncode: int, build_dir: Path) -> str:
 _verilog_cache: dict[tuple[Path, str], tuple[list[Path], str]] = {}
 
 
-@functools.cache
-def _source_fingerprint() -> str:
-    """Hash of every Python source of dcom's packages and of Amaranth's version: what the
-    Verilog of a design that is ``from_sources`` depends on besides its parameters."""
-    import amaranth
-
-    import dcom
-    from dcom import hw, sw, synth, tb
-
-    digest = hashlib.sha256(amaranth.__version__.encode())
-    for package in (dcom, hw, sw, synth, tb):
-        for source in sorted(Path(package.__file__).parent.glob("*.py")):
-            digest.update(source.name.encode())
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
-
-
 def _recorded_verilog(index: Path) -> tuple[list[Path], str] | None:
     """The files an index entry names, if they are all there as recorded."""
     try:
@@ -263,7 +246,7 @@ def write_verilog(design: HdlDesign) -> tuple[list[Path], str]:
 
     The folder is named after the hash of the Verilog, so equal designs share one folder. A
     design that is ``from_sources`` is converted once per set of dcom sources: an index entry
-    keyed by its parameters and :func:`_source_fingerprint` names its folder for later
+    keyed by its parameters and :func:`dcom.shipped.source_fingerprint` names its folder for later
     processes (converting a 16 x 16 top level takes about a minute).
     """
     # Keyed by the build root too: files written under another root are not this one's.
@@ -272,7 +255,7 @@ def write_verilog(design: HdlDesign) -> tuple[list[Path], str]:
         return _verilog_cache[key]
     index = None
     if design.from_sources:
-        name = hashlib.sha256((design.key + _source_fingerprint()).encode()).hexdigest()[:24]
+        name = hashlib.sha256((design.key + source_fingerprint()).encode()).hexdigest()[:24]
         index = build_root() / "verilog" / "index" / f"{name}.json"
         recorded = _recorded_verilog(index)
         if recorded is not None:

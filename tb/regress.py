@@ -16,7 +16,11 @@ from dcom.config import DcomConfig
 from dcom.shipped import shipped_path
 from dcom.simulators import SIMULATORS, available
 
-__all__ = ["regress", "summarize_junit", "CONFIG_ENV"]
+__all__ = ["regress", "summarize_junit", "CONFIG_ENV", "SUITE_MARKER", "CONFIGURED_MARKER"]
+
+#: The marker expression of a suite run: its cocotb tests, or with a configuration given, the
+#: tests that take one.
+SUITE_MARKER, CONFIGURED_MARKER = "cocotb and not configured", "configured"
 
 TESTS_DIR = shipped_path("tests")
 
@@ -76,7 +80,7 @@ def regress(sim: str = "all", seed: int | None = None, workers: int = 1,
         raise SystemExit("dcom regress: error: pytest is not installed; install dcom with its "
                          "test extra (pip install '.[test]' in the dcom source tree)")
     junit = junit or Path(tempfile.mkdtemp(prefix="dcom-regress-")) / "junit.xml"
-    marker = "configured" if config is not None else "cocotb and not configured"
+    marker = CONFIGURED_MARKER if config is not None else SUITE_MARKER
     # No pytest cache: an installed test suite lives in site-packages, which is no place to
     # write one.
     cmd = [sys.executable, "-m", "pytest", str(TESTS_DIR), "-m", marker, "--sim", sim,

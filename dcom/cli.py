@@ -54,8 +54,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("simulator builds")
     group.add_argument("--verilator-opt", choices=("0", "1", "2", "3"), metavar="N",
                        help="C++ optimization level of the Verilator build, 0 to 3 (default 0, "
-                            "or DCOM_VERILATOR_CFLAGS): 2 builds several times slower and runs "
-                            "about 10x faster, worth it for long runs")
+                            "or DCOM_VERILATOR_CFLAGS): higher builds slower and runs faster, "
+                            "worth it for long runs (1 for a 16x16 instance, 2 for small ones)")
     group.add_argument("--build-jobs", type=int, metavar="N",
                        help="parallel C++ compile jobs of a Verilator build (default the CPU "
                             "count, at most 4, or DCOM_BUILD_JOBS)")

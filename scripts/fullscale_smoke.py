@@ -5,7 +5,7 @@ folder), runs the top-level Lanczos bench on an activation-like matrix, checks e
 of U and V and every alpha and beta against the ISA simulator, and prints the build time, the
 simulated cycles and the wall time. Not part of the test suite: it takes several minutes.
 
-    python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8] [--cflags -O0]
+    python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8] [--cflags=-O1]
                                       [--build-jobs N] [--host-port]
 
 The banks are written and read straight into the SRAM models (bulk access, no simulated
@@ -32,9 +32,9 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=512)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cflags", default="-O0",
-                        help="C++ flags of the Verilator model (default -O0, as in the tests: "
-                             "at this size the compiler, not the run, is what takes long)")
+    parser.add_argument("--cflags", default="-O1",
+                        help="C++ flags of the Verilator model (default -O1: at this size it "
+                             "builds in about 3 minutes and runs 5x faster than -O0)")
     parser.add_argument("--build-jobs", type=int, default=None,
                         help="parallel C++ compile jobs (default the CPU count, at most 4)")
     parser.add_argument("--host-port", action="store_true",

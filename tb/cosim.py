@@ -41,7 +41,7 @@ from typing import Callable
 import platformdirs
 from amaranth.back import verilog
 
-from dcom.hw.hierarchy import ModuleLibrary
+from dcom.hw.hierarchy import ModuleLibrary, module_ports
 from dcom.shipped import source_fingerprint
 from dcom.simulators import find
 
@@ -298,8 +298,9 @@ def simulator_build_dir(design: HdlDesign, sim: str, waves: bool | None = None) 
     and SHA-256 of the files a run uses (:func:`build_outputs`)."""
     waves = waves_requested() if waves is None else waves
     _, content_hash = write_verilog(design)
-    flags = " ".join([*_build_args(sim, design), *design.hier_blocks,
-                      *(f"{module}.{var}" for module, var in design.public)])
+    flags = " ".join(_build_args(sim, design))
+    if sim == "verilator" and design.hier_blocks:
+        flags += _verilator_config(design)
     args_hash = hashlib.sha256(flags.encode()).hexdigest()[:8]
     return build_root() / "sim" / sim / (
         f"{design.toplevel}-{content_hash}-{args_hash}" + ("-waves" if waves else ""))
@@ -371,11 +372,7 @@ def run_cocotb(design: HdlDesign, test_module: str, sim: str, *, testcase: str |
             if sim == "verilator" and design.hier_blocks:
                 config = build_dir / "dcom_hier_blocks.vlt"
                 config.parent.mkdir(parents=True, exist_ok=True)
-                config.write_text("`verilator_config\n" + "".join(
-                    f'hier_block -module "{name}"\n' for name in design.hier_blocks)
-                    + f'public_flat_rw -module "{design.toplevel}" -var "*"\n' + "".join(
-                        f'public_flat_rw -module "{module}" -var "{var}"\n'
-                        for module, var in design.public))
+                config.write_text(_verilator_config(design))
                 sources.insert(0, config)
             if "DCOM_BUILD_JOBS" in os.environ:
                 cocotb_runner.MAX_PARALLEL_BUILD_JOBS = build_jobs()
@@ -424,14 +421,28 @@ def _rerun_command(sim: str, seed: int | None) -> str:
     return f"python -m pytest {target} --sim {sim}{seed_option} --waves -p no:xdist"
 
 
+def _verilator_config(design: HdlDesign) -> str:
+    """The configuration file of a hierarchical Verilator build: the blocks built once, and
+    what the testbench reaches: the top module's ports and ``design.public`` (making every
+    signal public would slow the model and its build)."""
+    files, _ = write_verilog(design)
+    top = next(f for f in files if f.name == f"{design.toplevel}.v")
+    ports = sorted(module_ports(top.read_text(), design.toplevel))
+    public = [(design.toplevel, port) for port in ports] + list(design.public)
+    return ("`verilator_config\n"
+            + "".join(f'hier_block -module "{name}"\n' for name in design.hier_blocks)
+            + "".join(f'public_flat_rw -module "{module}" -var "{var}"\n'
+                      for module, var in public))
+
+
 def _build_args(sim: str, design: HdlDesign) -> list[str]:
     if sim == "verilator":
         # Amaranth's Verilog is lint-clean for what matters; width and unused-signal warnings
         # in generated code are not errors. -O3 is Verilator's own optimization, cheap at
         # build time; the C++ compiler's is what costs.
         cflags = os.environ.get("DCOM_VERILATOR_CFLAGS", "-O0")
-        # cocotb's runner makes every signal public; the configuration file above makes the
-        # top module's public instead.
+        # cocotb's runner makes every signal public; a hierarchical build makes public only
+        # what _verilator_config names.
         hierarchical = ["--hierarchical", "--no-public-flat-rw"] if design.hier_blocks else []
         return ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3", "-CFLAGS", cflags,
                 *hierarchical]

@@ -134,3 +134,23 @@ def test_verilog_from_sources_is_converted_once_per_source_version(tmp_path, mon
     cosim._verilog_cache.clear()
     write_verilog(HdlDesign("twice", emit, {"n": 1}))   # not from_sources: converted again
     assert len(calls) == 3
+
+
+def test_a_hierarchical_build_makes_only_ports_and_named_arrays_public(tmp_path, monkeypatch):
+    from dcom.tb.cosim import _verilator_config
+
+    monkeypatch.setenv("DCOM_BUILD_DIR", str(tmp_path))
+
+    def emit(out_dir):
+        path = out_dir / "shell.v"
+        path.write_text("module shell(clk, a, y);\n  input clk; input a; output y;\n"
+                        "  wire hidden;\nendmodule\n")
+        return [path]
+
+    text = _verilator_config(HdlDesign("shell", emit, {"v": 1}, hier_blocks=("tile",),
+                                       public=(("ram", "mem"),)))
+    lines = text.splitlines()
+    assert lines[0] == "`verilator_config" and 'hier_block -module "tile"' in lines
+    assert {line for line in lines if line.startswith("public_flat_rw")} == {
+        f'public_flat_rw -module "{m}" -var "{v}"'
+        for m, v in [("shell", "clk"), ("shell", "a"), ("shell", "y"), ("ram", "mem")]}

@@ -275,3 +275,17 @@ def test_bad_inputs_name_the_parameter():
             call()
         assert err.value.parameter == parameter, parameter
     assert isinstance(decompose_activation(x, 1), DecomposedActivation)
+
+
+def test_hardware_method_keeps_a_tiny_batch():
+    """The hardware method scales each prompt by a power of two and takes its breakdown
+    tolerance relative to the prompt's norm: a batch scaled by 1e-4 is reconstructed as well
+    as the batch itself, not as zeros."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 48, 6)) @ rng.standard_normal((6, 32))
+    errors = []
+    for factor in (1.0, 1e-4):
+        batch = x * factor
+        rebuilt = reconstruct_batch(decompose_batch(batch, 6, method="hardware"))
+        errors.append(np.linalg.norm(rebuilt - batch) / np.linalg.norm(batch))
+    assert errors[0] < 1e-2 and abs(errors[1] - errors[0]) < 1e-3

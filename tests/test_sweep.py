@@ -4,6 +4,7 @@ TLS-only remotes."""
 
 import argparse
 import csv
+import importlib
 import json
 import os
 import shutil
@@ -13,10 +14,10 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 import dask
 import psutil
+import pytest
+
 
 from dcom.config import ConfigError, DcomConfig
 from dcom.farm import (farm_client, farm_requested, is_loopback, local_cluster,
@@ -45,6 +46,11 @@ seq = 128
 hidden = 128
 rank = 4
 """
+
+# distributed is imported first, so that its configuration defaults exist before a test's
+# dask.config.set touches distributed.* keys: set() undoes a key it created by deleting it
+# whole, defaults loaded in between included.
+importlib.import_module("distributed")
 
 
 def _host(address: str) -> str:

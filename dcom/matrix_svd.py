@@ -29,6 +29,7 @@ import numpy as np
 
 from dcom.config import DcomConfig
 from dcom.report import BarChart, Table, write_report
+from dcom.sw.compiler import CompiledLanczos
 from dcom.sw.convergence import (DEFAULT_TOL, Convergence, ConvergenceSettings,
                                  ConvergenceWarning, extended_run, fitting_capacity, run_programs)
 from dcom.sw.cycles import program_cycles
@@ -217,6 +218,8 @@ class _Job:
     v0: np.ndarray | None
     breakdown_tol: float | None
     scale: bool
+    #: The program for ``settings.max_steps`` (hardware engines only).
+    compiled: CompiledLanczos | None = None
 
 
 def _run_engine(engine: str, job: _Job, progress) -> EngineRun:
@@ -255,11 +258,12 @@ def _job(A, k, ncv, tol, maxiter, v0, engines, config, seed, breakdown_tol, scal
     if breakdown_tol is not None:
         breakdown_tol = check_float(breakdown_tol, "breakdown_tol", 0.0, inclusive=False)
     settings = ConvergenceSettings.check(a.shape, k, ncv, tol, maxiter)
+    compiled = None
     if any(name in HARDWARE_ENGINES for name in engines):
         # Every engine takes the same steps, so that the hardware engines agree word for word.
-        settings = replace(settings, max_steps=fitting_capacity(config, *a.shape,
-                                                                settings).max_steps)
-    return _Job(a, settings, config, int(seed), v0, breakdown_tol, bool(scale))
+        compiled = fitting_capacity(config, *a.shape, settings)
+        settings = replace(settings, max_steps=compiled.max_steps)
+    return _Job(a, settings, config, int(seed), v0, breakdown_tol, bool(scale), compiled)
 
 
 def svds(A, k: int = 6, ncv: int | None = None, tol: float = DEFAULT_TOL, v0=None,
@@ -347,9 +351,8 @@ def svds(A, k: int = 6, ncv: int | None = None, tol: float = DEFAULT_TOL, v0=Non
 
 def _model_cycles(job: _Job, run: EngineRun) -> int:
     """Cycles of every program a hardware run executed (its segments and the store)."""
-    compiled = fitting_capacity(job.config, *job.a.shape, job.settings)
     return sum(program_cycles(job.config, program, stop=stop).total
-               for program, stop in run_programs(compiled, run.convergence, run.info))
+               for program, stop in run_programs(job.compiled, run.convergence, run.info))
 
 
 def decompose(A, rank: int, *, ncv: int | None = None, tol: float = DEFAULT_TOL,

@@ -66,6 +66,8 @@ class BarChart:
     ylabel: str
     stacked: bool = True
     log_scale: bool = False
+    #: A horizontal reference line: ``(label, value)``.
+    reference: tuple[str, float] | None = None
 
     @property
     def slug(self) -> str:
@@ -97,8 +99,11 @@ class BarChart:
         ax.set_title(self.title)
         if self.log_scale:
             ax.set_yscale("log")
-        if len(self.series) > 1:
-            ax.legend()
+        if self.reference is not None:
+            ax.axhline(self.reference[1], color="black", linestyle="--", linewidth=1,
+                       label=self.reference[0])
+        if len(self.series) > 1 or self.reference is not None:
+            ax.legend(fontsize="small")
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=120)

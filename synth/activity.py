@@ -12,16 +12,18 @@ value a net settles to in each time step counts (glitch power is therefore not i
 Aliases (two names of one net in a module) are counted once.
 
 It also counts, for chosen nets ("level probes", e.g. SRAM enables), at how many rising clock
-edges they were 1: the number of accesses of a macro port.
+edges they were 1: the number of accesses of a macro port; and, for groups of flip-flop
+outputs ("clock-gating groups"), after how many rising clock edges some output of the group
+changed: the cycles a clock gate with an ideal enable would let through to the group.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, Mapping
 
 import numpy as np
 
@@ -48,11 +50,15 @@ class Activity:
         ``(instance path, net bit)`` -> number of rising clock edges at which the net was 1.
     clock_edges : int
         Rising clock edges inside the windows.
+    enabled_edges : dict
+        Clock-gating group -> rising clock edges inside the windows after which some
+        flip-flop output of the group changed.
     """
 
     toggles: dict[tuple, int]
     probe_highs: dict[tuple, int]
     clock_edges: int
+    enabled_edges: dict[Hashable, int] = field(default_factory=dict)
 
 
 def _module_at(modules: dict[str, ModuleNetlist], top: str, path: tuple) -> ModuleNetlist | None:
@@ -71,7 +77,8 @@ def _timescale_ps(text: str) -> float:
 
 def read_activity(vcd: str | Path, modules: dict[str, ModuleNetlist], top: str,
                   windows: dict[Hashable, list[tuple[int, int]]], clock: str = "clk",
-                  probes: Iterable[tuple] = ()) -> dict[Hashable, Activity]:
+                  probes: Iterable[tuple] = (),
+                  gates: Mapping[tuple, Hashable] | None = None) -> dict[Hashable, Activity]:
     """Count transitions per net in ``vcd`` within each group of time windows.
 
     Parameters
@@ -89,6 +96,9 @@ def read_activity(vcd: str | Path, modules: dict[str, ModuleNetlist], top: str,
         Clock port of the top module (for probes and clock edges).
     probes : iterable of (instance path, net bit)
         Nets whose level is sampled at every rising clock edge.
+    gates : mapping, optional
+        ``(instance path, net bit)`` of a flip-flop output -> its clock-gating group
+        (:attr:`Activity.enabled_edges`).
     """
     probes = set(probes)
     intervals = sorted((s, e, g) for g, spans in windows.items() for s, e in spans)
@@ -128,10 +138,11 @@ def read_activity(vcd: str | Path, modules: dict[str, ModuleNetlist], top: str,
                         ids[code].append((position, key))
             elif line.startswith("$enddefinitions"):
                 break
-        return _count(stream, ids, widths, clock_id, probes, scale, intervals, windows)
+        return _count(stream, ids, widths, clock_id, probes, scale, intervals, windows,
+                      gates or {})
 
 
-def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
+def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows, gates):
     committed: dict[str, int] = {}
     pending: dict[str, int] = {}
     groups = list(windows)
@@ -140,6 +151,14 @@ def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
                  for position, key in entries if key in probes]
     highs = {g: defaultdict(int) for g in groups}
     edges = dict.fromkeys(groups, 0)
+    gated = defaultdict(list)                 # VCD id -> [(position, gating group)]
+    for code, entries in ids.items():
+        for position, key in entries:
+            if key in gates:
+                gated[code].append((position, gates[key]))
+    enabled = {g: defaultdict(int) for g in groups}
+    last_enabled: dict = {}                   # gating group -> index of its last counted edge
+    edge_index = 0
     starts = [s for s, _, _ in intervals]
     now = 0.0
 
@@ -149,10 +168,13 @@ def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
         return k if k >= 0 and time_ps < intervals[k][1] else -1
 
     def commit():
+        nonlocal edge_index
         k = window_at(now)
+        rising = clock_id in pending and committed.get(clock_id) == 0 and pending[clock_id] == 1
+        edge_index += rising
         if k >= 0:
             group = intervals[k][2]
-            if clock_id in pending and committed.get(clock_id) == 0 and pending[clock_id] == 1:
+            if rising:
                 edges[group] += 1
                 for code, position, key in probe_ids:
                     highs[group][key] += (committed.get(code, 0) >> position) & 1
@@ -164,6 +186,10 @@ def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
                 counts[group][code] += np.unpackbits(
                     np.frombuffer(changed.to_bytes((widths[code] + 7) // 8, "little"),
                                   dtype=np.uint8), bitorder="little")[:widths[code]]
+                for position, gate in gated.get(code, ()):
+                    if changed >> position & 1 and last_enabled.get(gate) != edge_index:
+                        last_enabled[gate] = edge_index
+                        enabled[group][gate] += 1
             committed[code] = value
         pending.clear()
 
@@ -186,4 +212,4 @@ def _count(stream, ids, widths, clock_id, probes, scale, intervals, windows):
         commit()
     return {g: Activity({key: int(counts[g][code][position]) for code, entries in ids.items()
                          for position, key in entries},
-                        dict(highs[g]), edges[g]) for g in groups}
+                        dict(highs[g]), edges[g], dict(enabled[g])) for g in groups}

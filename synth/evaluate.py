@@ -49,6 +49,7 @@ from . import sram
 from .categories import CategoryRules
 from .design import CategoryFigures, category_figures, load_netlist, synthesize_library, \
     write_library_sources
+from .fig13 import COMPARISONS, LIKELY_PAPER_COMPARISON, StepFigures, compare_designs
 from .flow import Progress, SynthesisResult, validate_liberty
 from .measure import PowerRun, measure_power
 from .power import PowerBreakdown, PowerFigures
@@ -251,6 +252,9 @@ class FullScale:
     cycles: int
     basis: str
     buffer: sram.SramFigures | None = None
+    #: Category -> (clock rate, idle clock rate) with clock gating, from the measured design
+    #: (:class:`~dcom.synth.power.ClockGating`); categories not in it are not gated.
+    gating: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def area_um2(self) -> float:
         """Total area."""
@@ -268,14 +272,35 @@ class FullScale:
         """The same estimate without one category."""
         return FullScale({c: a for c, a in self.area.items() if c != category},
                          {c: p for c, p in self.power.items() if c != category},
-                         self.cycles, f"{self.basis}; without {category}", self.buffer)
+                         self.cycles, f"{self.basis}; without {category}", self.buffer,
+                         self.gating)
+
+    def step_figures(self, clock_mhz: float, macs: int, multipliers: int) -> StepFigures:
+        """The step's energy and idle power without and with clock gating."""
+        rates = {c: self.gating.get(c, (1.0, 1.0)) for c in self.power}
+        clock = sum(f.clock_uw for f in self.power.values())
+        gated_clock = sum(f.clock_uw * rates[c][0] for c, f in self.power.items())
+        gated_uw = self.power_uw() - clock + gated_clock
+        return StepFigures(self.cycles, (self.energy_pj(clock_mhz),
+                                         gated_uw * self.cycles / clock_mhz),
+                           sum(f.leakage_uw for f in self.power.values()),
+                           (clock, gated_clock),
+                           sum(f.clock_uw * rates[c][1] for c, f in self.power.items()),
+                           macs, multipliers, clock_mhz)
 
     def to_dict(self, clock_mhz: float) -> dict:
         """Plain-data form for JSON reports."""
         return {"basis": self.basis, "area_um2": self.area_um2(), "power_uw": self.power_uw(),
                 "cycles": self.cycles, "energy_pj": self.energy_pj(clock_mhz),
+                "clock_gating_rates": {c: {"clock": r[0], "idle": r[1]}
+                                       for c, r in self.gating.items()},
                 "area_by_category": self.area,
                 "power_by_category": {k: v.to_dict() for k, v in self.power.items()}}
+
+
+def _gating_rates(power: PowerBreakdown) -> dict[str, tuple[float, float]]:
+    """Category -> (clock rate, idle clock rate) of a measured design's clock gating."""
+    return {c: (g.clock_rate(power.cycles), g.idle_rate()) for c, g in power.gating.items()}
 
 
 def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation,
@@ -293,14 +318,15 @@ def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation,
               for c, f in power.categories.items()}
     if top is None:
         return FullScale({c: f.area_um2 * n for c, f in cluster.area.items()}, scaled,
-                         power.cycles, f"cluster x {n} (R x C); top level not synthesized")
+                         power.cycles, f"cluster x {n} (R x C); top level not synthesized",
+                         gating=_gating_rates(power))
     for category in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY):
         scaled[category] = PowerFigures(0.0, 0.0, 0.0, top.area[category].leakage_nw / 1000,
                                         0.0)
     return FullScale({c: f.area_um2 for c, f in top.area.items()}, scaled, power.cycles,
                      f"area: synthesis of the whole instance; power: the cluster's x {n} "
                      f"plus the leakage of the top level's memories and logic (their dynamic "
-                     f"power not measured)")
+                     f"power not measured)", gating=_gating_rates(power))
 
 
 def _schedule_cycles(rows: int, cols: int, mul_stages: int, products: int) -> int:
@@ -370,7 +396,8 @@ def full_scale_systolic(config: DcomConfig, measured: DesignEvaluation) -> FullS
         power[category].switching_uw += figures.clock_uw * s * (1 - share)
     return FullScale(area, power, cycles,
                      f"{r1} x {c1} PEs, one {macro.config.name} buffer; scaled from the "
-                     f"measured {r0} x {c0} array by structural and event counts", macro)
+                     f"measured {r0} x {c0} array by structural and event counts", macro,
+                     _gating_rates(run))
 
 
 @dataclass
@@ -402,6 +429,27 @@ class SynthReport:
             elif not design.timing.met:
                 failures.append(f"{design.name}: {design.timing.failure()}")
         return failures
+
+    def fig13(self) -> dict:
+        """The paper's figure 13 three ways (:mod:`dcom.synth.fig13`), D-com over the systolic
+        array, at cluster scale (measured) and for the full array (estimate)."""
+        cluster, systolic = self.cluster, self.systolic
+        if systolic is None or not (cluster.power and systolic.power):
+            return {}
+        config = self.config
+        per_cluster = config.grid_rows * config.grid_cols
+        macs = cluster.workload.macs
+        result = {"cluster scale (measured)": compare_designs(
+            StepFigures.measured(cluster.power.power, macs, per_cluster),
+            StepFigures.measured(systolic.power.power, systolic.workload.macs, per_cluster))}
+        if self.full_dcom and self.full_systolic:
+            n = config.n_clusters
+            result["full array (estimate)"] = compare_designs(
+                self.full_dcom.without(TOP_MEMORY_CATEGORY).step_figures(
+                    config.clock_mhz, n * macs, n * per_cluster),
+                self.full_systolic.step_figures(config.clock_mhz, n * systolic.workload.macs,
+                                                n * per_cluster))
+        return result
 
     def ratios(self) -> dict:
         """D-com / systolic: area, power and energy of the step, at cluster and full scale."""
@@ -710,6 +758,41 @@ def _comparison(report: SynthReport) -> tuple[Table, Table, list[str]]:
     return table, by_group, _explanation(report, groups, power)
 
 
+def _fig13_table(report: SynthReport) -> tuple[Table, BarChart, list[str]]:
+    """The three comparisons as a table, a chart in the style of the paper's figure 13, and
+    what each means."""
+    fig13 = report.fig13()
+    rows, series = [], {}
+    for scale, comparison in fig13.items():
+        for name in COMPARISONS:
+            for gated in ("ungated", "gated"):
+                f = comparison[name][gated]
+                unit = "pj" if name == "energy at equal work" else "uw"
+                rows.append([scale, name, f"clock {gated}", f[f"dcom_{unit}"],
+                             f[f"systolic_{unit}"], f["ratio"],
+                             f"{100 * (f['ratio'] - 1):+.0f} %"])
+                series.setdefault(f"{scale}, clock {gated}", []).append(f["ratio"])
+    table = Table("Figure 13 three ways: D-com / systolic array",
+                  ["scale", "comparison", "clock", "D-com (pJ or uW)", "systolic (pJ or uW)",
+                   "D-com / systolic", "change"], rows)
+    chart = BarChart("Figure 13 three ways",
+                     ["energy,\nequal work", "average power,\ncommon window",
+                      "power, equal\nutilization"], series, ylabel="D-com / systolic array",
+                     stacked=False, reference=("paper: power 0.41", PAPER["power"]))
+    likely, why = LIKELY_PAPER_COMPARISON
+    cluster = fig13["cluster scale (measured)"]
+    notes = [f"{name.capitalize()}: {meaning}." for name, meaning in COMPARISONS.items()]
+    notes.append(
+        f"Utilization of the multipliers on the step (cluster scale): D-com "
+        f"{100 * cluster['utilization']['dcom']:.1f} %, systolic array "
+        f"{100 * cluster['utilization']['systolic']:.1f} %; the common window is "
+        f"{cluster['window_cycles']} cycles. Clock gating: one gate per register (flip-flops "
+        f"sharing a name) and per FP unit, open in the cycles after which one of its "
+        f"flip-flops changes, each gate clocked every cycle (docs/power.md). The paper's -59 % "
+        f"is most likely the {likely}: {why}.")
+    return table, chart, notes
+
+
 def _explanation(report: SynthReport, area, power) -> list[str]:
     """The comparison's reasons, in words, from the measured figures."""
     config = report.config
@@ -760,21 +843,21 @@ def _explanation(report: SynthReport, area, power) -> list[str]:
             f"it {full_s.cycles:,} cycles against the clusters' {full_d.cycles}: every tile "
             f"needs {s['rows'] * config.cluster_rows} weight loads, and every weight crosses "
             f"up to that many PEs. An access to the global buffer costs "
-            f"{full_s.buffer.read_energy_pj:,.0f} pJ (the SRAM model's energy grows with the "
-            f"square root of capacity: the global wires), "
+            f"{full_s.buffer.read_energy_pj:,.0f} pJ ({full_s.buffer.banks} banks of the SRAM "
+            f"model, {full_s.buffer.route_energy_pj:,.0f} pJ of it the global wire to them), "
             f"{nanojoules(sram_uw, full_s.cycles) / 1e3:,.1f} uJ of the step; D-com's clusters "
             f"each read their own buffer, the paper's argument (\"less global on-chip "
-            f"communications and distributed memory\"). Neither design gates its clock, so "
-            f"over its long step {100 * clock_share:.0f} % of the systolic array's energy is "
-            f"its clock; clock gating of idle PEs would shrink that part.")
+            f"communications and distributed memory\"). Without clock gating "
+            f"{100 * clock_share:.0f} % of the systolic array's energy over its long step is "
+            f"its clock; the comparisons below give every figure with clock gating too.")
     text.append(
         "Differences from the paper's +3 % area and -59 % power: the paper does not state its "
         "systolic array's dataflow, buffer organization, workload or whether its power is at "
         "equal work or equal time, nor its cell library; here both designs are dcom's own, "
         "synthesized with a 15nm-style library whose figures are estimates "
-        "(docs/liberty.md), power is the average over each design's own time for the step, "
-        "and energy per step is given too. The full-array figures are estimates (see their "
-        "basis).")
+        "(docs/liberty.md); the power ratio above is the average over each design's own "
+        "time for the step, and the three comparisons below say what else it can mean. The "
+        "full-array figures are estimates (see their basis).")
     return text
 
 
@@ -828,6 +911,11 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
         comparison, by_group, explanation = _comparison(report)
         tables += [comparison, by_group]
         notes += explanation
+        if report.fig13():
+            table, chart, meaning = _fig13_table(report)
+            tables.append(table)
+            charts.append(chart)
+            notes += meaning
         designs = ["D-com cluster", "systolic array"]
         area = [_grouped({c: f.area_um2 for c, f in d.area.items()})
                 for d in (cluster, systolic)]
@@ -874,7 +962,10 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
                 "dcom": report.full_dcom.to_dict(config.clock_mhz) if report.full_dcom else None,
                 "systolic": report.full_systolic.to_dict(config.clock_mhz)
                 if report.full_systolic else None},
-            "ratios_dcom_over_systolic": report.ratios(), "paper_fig13": PAPER}
+            "ratios_dcom_over_systolic": report.ratios(), "fig13": report.fig13(),
+            "fig13_likely_paper_comparison": dict(zip(("comparison", "why"),
+                                                      LIKELY_PAPER_COMPARISON)),
+            "paper_fig13": PAPER}
     return write_report(out_dir, "dcom_synth", f"dcom synth: {config.describe()}", data,
                         tables, charts, notes)
 
@@ -901,6 +992,10 @@ def summary_lines(report: SynthReport) -> list[str]:
                  + (f"; paper {100 * (PAPER[key] - 1):+.0f} %)" if key in PAPER else ")")
                  for key, value in ratios.items()]
         lines.append(f"D-com / systolic, {scale}: " + ", ".join(parts))
+    for scale, comparison in report.fig13().items():
+        parts = [f"{name} {comparison[name]['ungated']['ratio']:.3f} "
+                 f"(gated {comparison[name]['gated']['ratio']:.3f})" for name in COMPARISONS]
+        lines.append(f"figure 13 three ways, {scale}: " + ", ".join(parts))
     if report.files:
         lines.append(f"report: {report.files.markdown}")
     return lines

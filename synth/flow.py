@@ -40,6 +40,7 @@ from dcom.report import BarChart, ReportFiles, Table, write_report
 from . import sram
 from .liberty import write_liberty
 from .liberty_reader import LibertyLibrary, LibertyParseError, read_liberty
+from .netlist import is_blackbox
 from .sta import boundary_conditions
 
 __all__ = ["SynthesisError", "LibertyError", "ModuleFigures", "DesignTotals",
@@ -391,14 +392,9 @@ class SynthesisResult:
                             tables, [chart], notes)
 
 
-def _is_blackbox(module: dict) -> bool:
-    value = module.get("attributes", {}).get("blackbox", 0)
-    return (int(value, 2) if isinstance(value, str) else int(value)) != 0
-
-
 def _module_figures(netlist: dict, cells: LibertyLibrary,
                     macros: LibertyLibrary | None) -> tuple[dict[str, ModuleFigures], list[str]]:
-    design = {name for name, m in netlist["modules"].items() if not _is_blackbox(m)}
+    design = {name for name, m in netlist["modules"].items() if not is_blackbox(m)}
     figures, unmapped_all = {}, Counter()
     for name in design:
         counts = Counter(c["type"] for c in netlist["modules"][name].get("cells", {}).values())
@@ -629,7 +625,7 @@ def _blackbox_stubs(netlist: dict) -> str:
     escaped, so that any Yosys name passes)."""
     text = []
     for name, module in netlist["modules"].items():
-        if _is_blackbox(module):
+        if is_blackbox(module):
             continue
         ports = module.get("ports", {})
         names = ", ".join(_escaped(p) for p in ports)

@@ -16,6 +16,10 @@ does: every distinct module is simulated at gate level once.
    Its outputs must equal the recorded ones; its VCD gives the leaf's transitions, summed
    per category (the first cycles of each instance refill the pipeline and do not count).
 
+The same VCDs tell, for clock gating (:class:`~dcom.synth.power.ClockGating`), in which cycles
+each group of flip-flops changed: a leaf instance is one group, and so is each category of a
+register (flip-flops sharing a net name) of a module instance.
+
 So every cell of the netlist is simulated at gate level on the real workload, and the checks
 compose: the glue equals the RTL around RTL leaves, and every leaf netlist equals its RTL on
 exactly the inputs it receives.
@@ -31,15 +35,15 @@ from pathlib import Path
 from typing import Callable
 
 from .activity import read_activity
-from .categories import CategoryRules
+from .categories import CategoryRules, glue_shares
 from .cells import write_verilog_models
 from .design import category_figures, load_netlist
 from .flow import SynthesisResult
 from .gatesim import (CLOCK_PERIOD, RESET_CYCLES, GateSimError, Stimulus, compare_traces,
                       simulate)
 from .netlist import MACRO, MODULE, instance_paths
-from .power import PowerBreakdown, ToggleSet, inherited_categories, macro_enables, \
-    power_breakdown
+from .power import (ClockGating, PowerBreakdown, ToggleSet, flip_flop_outputs,
+                    inherited_categories, macro_enables, power_breakdown)
 
 __all__ = ["PowerRun", "measure_power", "REPLAY_PRIME_CYCLES"]
 
@@ -78,10 +82,11 @@ def _data_ports(module, direction: str) -> dict[str, int]:
 
 
 def _replay_leaves(modules, leaves, inherited, texts, cells, samples_file, samples, window,
-                   work, progress, seconds) -> tuple[list[ToggleSet], int]:
+                   work, progress, seconds, gating) -> tuple[list[ToggleSet], int]:
     """Replay every leaf instance's recorded inputs on its module's netlist (step 3 of the
     module docstring); return the transitions per module and category, and the number of
-    output vectors checked against the RTL."""
+    output vectors checked against the RTL. Each instance's clock-gating group is added to
+    ``gating`` (category -> ClockGating)."""
     toggles = []
 
     leaf_types = set(leaves.values())
@@ -138,11 +143,42 @@ def _replay_leaves(modules, leaves, inherited, texts, cells, samples_file, sampl
                                        f"{cycle}: netlist {got[cycle]}, RTL {want} "
                                        f"({run.trace})")
                 vectors += want is not None
-            for category, activity in read_activity(run.vcd, modules, name, windows).items():
+            flops = flip_flop_outputs(modules[name])
+            gates = {((), bit): "instance" for bits in flops.values() for bit in bits}
+            for category, activity in read_activity(run.vcd, modules, name, windows,
+                                                    gates=gates).items():
+                # The windows are the instances one after another: their enabled cycles add up.
+                gating[category].add(len(flops) * len(windows[category]), len(windows[category]),
+                                     len(flops) * activity.enabled_edges.get("instance", 0))
                 toggles.append(ToggleSet(name, {bit: n for (_, bit), n in
                                                     activity.toggles.items()}, category,
                                              len(windows[category])))
     return toggles, vectors
+
+
+def _glue_gates(modules, paths, leaf_types, inherited, rules):
+    """Clock-gating groups of the glue: the registers (flip-flops whose outputs share a net
+    name) of each module instance, as synthesis inserts one clock gate per register with an
+    enable. Returns the ``(path, category, register)`` group of every flip-flop output bit
+    and each group's flip-flops."""
+    gates, counts = {}, defaultdict(int)
+    shares = {}
+    for path, name in paths.items():
+        if name in leaf_types:
+            continue
+        module = modules[name]
+        if inherited[path] is None and name not in shares:
+            shares[name] = glue_shares(module, rules)
+        for flop, bits in flip_flop_outputs(module).items():
+            category = inherited[path] or max(shares[name][flop].items(),
+                                              key=lambda item: item[1])[0]
+            # A register's bits share a name; Yosys' own names (``$...``, ``_0042_``) last.
+            names = sorted((name for b in bits for name, _ in module.names.get(b, ())),
+                           key=lambda n: (n.startswith(("$", "_")), len(n), n))
+            group = (path, category, names[0] if names else flop)
+            counts[group] += 1
+            gates.update({(path, bit): group for bit in bits})
+    return gates, dict(counts)
 
 
 def measure_power(result: SynthesisResult, rtl_files: dict[str, Path], stimulus: Stimulus,
@@ -207,8 +243,12 @@ def measure_power(result: SynthesisResult, rtl_files: dict[str, Path], stimulus:
     enables = macro_enables(modules, top)
     probes = [(path, net) for (path, _), pins in enables.items() for net in pins.values()
               if isinstance(net, int)]
+    gates, flop_counts = _glue_gates(modules, paths, leaf_types, inherited, rules)
     glue_activity = read_activity(mixed.vcd, modules, top, {None: [mixed.window_ps]},
-                                  probes=probes)[None]
+                                  probes=probes, gates=gates)[None]
+    gating = defaultdict(ClockGating)
+    for group, flops in flop_counts.items():
+        gating[group[1]].add(flops, 1, flops * glue_activity.enabled_edges.get(group, 0))
     cycles = glue_activity.clock_edges
     toggle_sets = []
     by_path = defaultdict(dict)
@@ -227,10 +267,10 @@ def measure_power(result: SynthesisResult, rtl_files: dict[str, Path], stimulus:
 
     replayed, vectors = _replay_leaves(modules, leaves, inherited, texts, cells, rtl.samples,
                                        samples, stimulus.window, work / "leaves", progress,
-                                       seconds)
+                                       seconds, gating)
     toggle_sets += replayed
     progress(f"netlist equals RTL: {checked} cycles of {top}, {vectors} leaf vectors")
     leakage = {c: f.leakage_nw for c, f in category_figures(result, rules).items()}
     power = power_breakdown(modules, library, macros, toggle_sets, dict(sram), cycles, rules,
-                            leakage, result.macros, clock_mhz)
+                            leakage, result.macros, clock_mhz, dict(gating))
     return PowerRun(power, checked, vectors, rtl.trace, seconds)

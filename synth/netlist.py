@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .liberty_reader import LibertyLibrary
 
-__all__ = ["CellInstance", "ModuleNetlist", "read_netlist", "instance_paths", "STD", "FLOP",
-           "MACRO", "MODULE", "UNKNOWN"]
+__all__ = ["CellInstance", "ModuleNetlist", "read_netlist", "is_blackbox", "instance_paths",
+           "STD", "FLOP", "MACRO", "MODULE", "UNKNOWN"]
 
 #: Kinds of cell instances.
 STD, FLOP, MACRO, MODULE, UNKNOWN = "std", "flop", "macro", "module", "unknown"
@@ -88,6 +88,12 @@ def _directions(cell_type: str, library: LibertyLibrary, macros: LibertyLibrary 
     return UNKNOWN, {}
 
 
+def is_blackbox(module: dict) -> bool:
+    """Whether a module of a Yosys JSON netlist is a black box (a macro or a library cell)."""
+    value = module.get("attributes", {}).get("blackbox", 0)
+    return (int(value, 2) if isinstance(value, str) else int(value)) != 0
+
+
 def read_netlist(path: str | Path, library: LibertyLibrary,
                  macros: LibertyLibrary | None = None) -> dict[str, ModuleNetlist]:
     """Every non-blackbox module of a Yosys JSON netlist, with drivers and loads per net bit.
@@ -103,7 +109,7 @@ def read_netlist(path: str | Path, library: LibertyLibrary,
     """
     data = json.loads(Path(path).read_text())["modules"]
     design = {n: m for n, m in data.items()
-              if int(str(m.get("attributes", {}).get("blackbox", "0")), 2) == 0}
+              if not is_blackbox(m)}
     result = {}
     for name, module in design.items():
         ports = {p: (v["direction"], v["bits"]) for p, v in module["ports"].items()}

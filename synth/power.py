@@ -12,6 +12,13 @@
 * **SRAM access energy**: each macro port's accesses (rising clock edges with its enable high,
   counted in the simulation) times the macro model's energy per read or write.
 
+With clock gating (:class:`ClockGating`, reported beside the ungated figures), each group of
+flip-flops (a unit instance, or one category of a module instance's own registers) has a
+clock gate whose enable is high in exactly the cycles after which one of the group's
+flip-flops changes: the clock energy of a category becomes its flip-flops' share of the
+enabled cycles, plus one gate per group clocked every cycle (a gate's clock pin costs about
+what a flip-flop's does).
+
 Transitions come from :mod:`dcom.synth.activity`; time is the window's clock cycles at the
 configured clock frequency. Each net's energy goes to the category of the cell driving it
 (:mod:`dcom.synth.categories`); nets driven from outside a module go to their loads'.
@@ -28,8 +35,8 @@ from .liberty_reader import LibertyLibrary
 from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist
 from .sram import SramFigures
 
-__all__ = ["transition_energies", "PowerFigures", "PowerBreakdown", "ToggleSet",
-           "power_breakdown", "inherited_categories", "macro_enables"]
+__all__ = ["transition_energies", "PowerFigures", "PowerBreakdown", "ToggleSet", "ClockGating",
+           "power_breakdown", "inherited_categories", "macro_enables", "flip_flop_outputs"]
 
 
 def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
@@ -96,6 +103,50 @@ class PowerFigures:
 
 
 @dataclass
+class ClockGating:
+    """Clock-gating groups of one category and the flip-flop cycles their gates let through.
+
+    Attributes
+    ----------
+    flops : int
+        Flip-flops of the category.
+    groups : int
+        Clock gates: one per group of flip-flops.
+    enabled_flop_cycles : int
+        Sum over the groups of flip-flops x cycles the group's gate was open.
+    """
+
+    flops: int = 0
+    groups: int = 0
+    enabled_flop_cycles: int = 0
+
+    def add(self, flops: int, groups: int, enabled_flop_cycles: int) -> None:
+        """Count more groups."""
+        self.flops += flops
+        self.groups += groups
+        self.enabled_flop_cycles += enabled_flop_cycles
+
+    def clock_rate(self, cycles: int) -> float:
+        """Fraction of the ungated clock energy the gated clock draws: the flip-flop cycles
+        let through plus one gate per group every cycle, over every flip-flop every cycle;
+        1 without flip-flops (nothing to gate)."""
+        if self.flops == 0 or cycles <= 0:
+            return 1.0
+        return min(1.0, (self.enabled_flop_cycles + self.groups * cycles)
+                   / (self.flops * cycles))
+
+    def idle_rate(self) -> float:
+        """The same fraction in a cycle in which no group is enabled: the gates alone."""
+        return min(1.0, self.groups / self.flops) if self.flops else 1.0
+
+    def to_dict(self, cycles: int) -> dict:
+        """Plain-data form for JSON reports."""
+        return {"flops": self.flops, "groups": self.groups,
+                "enabled_flop_cycles": self.enabled_flop_cycles,
+                "clock_rate": self.clock_rate(cycles), "idle_rate": self.idle_rate()}
+
+
+@dataclass
 class PowerBreakdown:
     """Power of a design under a workload, by category.
 
@@ -111,6 +162,8 @@ class PowerBreakdown:
         Macro instance -> ``{"reads": n, "writes": n}``.
     toggle_rate : float
         Transitions per net bit per cycle, averaged over the design.
+    gating : dict
+        Category -> :class:`ClockGating`; empty when not measured (no category is gated).
     """
 
     categories: dict[str, PowerFigures]
@@ -119,6 +172,41 @@ class PowerBreakdown:
     voltage: float
     sram_accesses: dict[str, dict[str, int]] = field(default_factory=dict)
     toggle_rate: float = 0.0
+    gating: dict[str, ClockGating] = field(default_factory=dict)
+
+    def _clock_scaled(self, rate) -> dict[str, PowerFigures]:
+        """The categories with their clock power scaled by ``rate(gating)``."""
+        result = {}
+        for category, f in self.categories.items():
+            gating = self.gating.get(category)
+            scale = rate(gating) if gating is not None else 1.0
+            saved = f.clock_uw * (1 - scale)
+            share = f.internal_uw / max(1e-12, f.internal_uw + f.switching_uw)
+            result[category] = PowerFigures(f.internal_uw - saved * share,
+                                            f.switching_uw - saved * (1 - share), f.sram_uw,
+                                            f.leakage_uw, f.clock_uw * scale)
+        return result
+
+    def gated(self) -> "PowerBreakdown":
+        """The same workload with every clock-gating group's clock gated (:class:`ClockGating`);
+        the design itself when no gating was measured."""
+        if not self.gating:
+            return self
+        return PowerBreakdown(self._clock_scaled(lambda g: g.clock_rate(self.cycles)),
+                              self.cycles, self.clock_mhz, self.voltage, self.sram_accesses,
+                              self.toggle_rate, {})
+
+    def idle(self, gated: bool = False) -> PowerFigures:
+        """Power of a cycle in which nothing but the clock changes: leakage plus the clock,
+        all of it ungated, only the gates' own clock pins gated."""
+        figures = self._clock_scaled(lambda g: g.idle_rate() if gated else 1.0)
+        total = PowerFigures(leakage_uw=sum(f.leakage_uw for f in figures.values()))
+        for f in figures.values():
+            total.clock_uw += f.clock_uw
+            share = f.internal_uw / max(1e-12, f.internal_uw + f.switching_uw)
+            total.internal_uw += f.clock_uw * share
+            total.switching_uw += f.clock_uw * (1 - share)
+        return total
 
     def total(self) -> PowerFigures:
         """All categories together."""
@@ -137,10 +225,18 @@ class PowerBreakdown:
 
     def to_dict(self) -> dict:
         """Plain-data form for JSON reports."""
-        return {"cycles": self.cycles, "clock_mhz": self.clock_mhz, "voltage": self.voltage,
+        data = {"cycles": self.cycles, "clock_mhz": self.clock_mhz, "voltage": self.voltage,
                 "toggle_rate": self.toggle_rate, "energy_pj": self.energy_pj(),
                 "sram_accesses": self.sram_accesses, "total": self.total().to_dict(),
                 "categories": {k: v.to_dict() for k, v in self.categories.items()}}
+        if self.gating:
+            gated = self.gated()
+            data["clock_gated"] = {
+                "energy_pj": gated.energy_pj(), "total": gated.total().to_dict(),
+                "idle_uw": self.idle(True).total_uw, "groups": {
+                    k: v.to_dict(self.cycles) for k, v in self.gating.items()}}
+            data["idle_uw"] = self.idle().total_uw
+        return data
 
 
 @dataclass(frozen=True)
@@ -190,6 +286,12 @@ def macro_enables(modules: dict[str, ModuleNetlist], top: str) -> dict[tuple, di
     return found
 
 
+def flip_flop_outputs(module: ModuleNetlist) -> dict[str, list[int]]:
+    """Every flip-flop of ``module`` -> its output net bits."""
+    return {flop.name: [b for bits in flop.outputs.values() for b in bits if isinstance(b, int)]
+            for flop in module.instances(FLOP)}
+
+
 def _bit_categories(module: ModuleNetlist, rules: CategoryRules,
                     shares: dict[str, dict[str, float]]) -> dict[int, dict[str, float]]:
     """Category shares of each net bit's energy: its driver's, or its loads' when driven from
@@ -218,7 +320,8 @@ def power_breakdown(modules: dict[str, ModuleNetlist], library: LibertyLibrary,
                     macros: LibertyLibrary | None, toggles: list[ToggleSet],
                     sram_accesses: dict[tuple, dict[str, int]], cycles: int,
                     rules: CategoryRules, leakage_nw: dict[str, float],
-                    macro_figures: dict[str, SramFigures], clock_mhz: float) -> PowerBreakdown:
+                    macro_figures: dict[str, SramFigures], clock_mhz: float,
+                    gating: dict[str, ClockGating] | None = None) -> PowerBreakdown:
     """Power by category from transitions and SRAM accesses over ``cycles`` clock cycles.
 
     Parameters
@@ -237,6 +340,8 @@ def power_breakdown(modules: dict[str, ModuleNetlist], library: LibertyLibrary,
     macro_figures : dict
         Macro name -> its :class:`~dcom.synth.sram.SramFigures`.
     clock_mhz : float
+    gating : dict, optional
+        Category -> its clock-gating groups (:class:`ClockGating`).
     """
     if cycles <= 0:
         raise ValueError("the activity window holds no clock cycle")
@@ -280,4 +385,4 @@ def power_breakdown(modules: dict[str, ModuleNetlist], library: LibertyLibrary,
     accesses = {f"{macro} ({category})": counts
                 for (category, macro), counts in sram_accesses.items()}
     return PowerBreakdown(figures, cycles, clock_mhz, library.voltage, accesses,
-                          transitions / max(1, bits) / cycles)
+                          transitions / max(1, bits) / cycles, dict(gating or {}))

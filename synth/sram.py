@@ -21,6 +21,10 @@ The model (sources and derivations in ``docs/liberty.md``):
 * Energy per access of a ``W``-bit word = ``W * k * sqrt(D * W)``: the energy per bit grows with
   the square root of the capacity (bitline and wordline lengths), fitted to Horowitz's 45 nm
   figures and scaled to 15 nm and 0.8 V.
+* A memory larger than the largest fitted point (1 MB) is built the way a memory compiler
+  would: ``banks`` macros of at most that size, split by depth, each with its own periphery,
+  and a repeated global wire from the port to the banks; an access costs one bank's energy
+  plus the word's trip over three quarters of the banks' side.
 * Timing (an estimate in FO4 delays of the standard cells, :func:`access_time_ps`): clock to
   read data = address decoding and wordline drive (``log4`` of the path's effort, one FO4 per
   stage) + bitline development and sensing (proportional to the cells on a bitline) + output
@@ -67,6 +71,13 @@ BITCELL_LEAKAGE_NW = 3 * tech.FIN_WEFF_UM * SRAM_IOFF_NA_PER_UM * tech.VDD
 # Horowitz, ISSCC 2014 (45 nm, 0.9 V): energy of a 64-bit read from an 8 KB, 32 KB and 1 MB
 # SRAM: 10, 20 and 100 pJ [HOR14].
 HOROWITZ_64BIT_READ_PJ = {8 * 1024 * 8: 10.0, 32 * 1024 * 8: 20.0, 1024 * 1024 * 8: 100.0}
+# The energy law holds up to Horowitz's largest point; a larger memory is banks of this size.
+MAX_BANK_BITS = max(HOROWITZ_64BIT_READ_PJ)
+# The global wire from the port to a bank: three quarters of the banks' side on average (half
+# the side across, a quarter along, from the middle of one edge), its repeaters' inputs adding
+# about the wire's own capacitance, each bit switching once per access. Estimates [EST-BANK].
+ROUTE_SIDE_FRACTION = 0.75
+REPEATED_WIRE_CAP_FACTOR = 2.0
 # Energy scales as C V^2 with C proportional to feature size: (15/45) * (0.8/0.9)^2 [EST-SCALE].
 ENERGY_SCALE_45_TO_15 = (15 / 45) * (tech.VDD / 0.9) ** 2
 # Input pin capacitance of a macro, in minimum-inverter units. Estimate.
@@ -159,6 +170,10 @@ class SramFigures:
     subarray_cols: int
     array_efficiency: float
     access_time_ps: float = 0.0
+    #: Macros the memory is built from (1 up to :data:`MAX_BANK_BITS`).
+    banks: int = 1
+    #: Energy of the word's trip from the port to a bank and back, in each access.
+    route_energy_pj: float = 0.0
     setup_ps: float = SETUP_FO4 * FO4_PS
     hold_ps: float = tech.TAU_PS
 
@@ -172,7 +187,8 @@ class SramFigures:
                 "subarrays": self.subarrays, "subarray_rows": self.subarray_rows,
                 "subarray_cols": self.subarray_cols, "array_efficiency": self.array_efficiency,
                 "access_time_ps": self.access_time_ps, "setup_ps": self.setup_ps,
-                "hold_ps": self.hold_ps}
+                "hold_ps": self.hold_ps, "banks": self.banks,
+                "route_energy_pj": self.route_energy_pj}
 
 
 def _column_mux(depth: int, width: int) -> int:
@@ -209,7 +225,28 @@ def access_time_ps(rows: int, subarray_rows: int, subarray_cols: int, subarrays:
 
 
 def sram_figures(config: SramConfig) -> SramFigures:
-    """Area, leakage and access energy of an SRAM macro (see the module docstring)."""
+    """Area, leakage and access energy of an SRAM macro (see the module docstring): one bank
+    up to :data:`MAX_BANK_BITS`, else the fewest banks of at most that size."""
+    banks = max(1, math.ceil(config.bits / MAX_BANK_BITS))
+    if banks == 1:
+        return _bank_figures(config)
+    bank = _bank_figures(replace(config, depth=math.ceil(config.depth / banks)))
+    area = banks * bank.area_um2
+    route_um = ROUTE_SIDE_FRACTION * math.sqrt(area)
+    route_pj = (config.width * REPEATED_WIRE_CAP_FACTOR * tech.WIRE_CAP_FF_PER_UM * route_um
+                * tech.VDD ** 2 / 2 / 1000)
+    rows = math.ceil(bank.config.depth / bank.column_mux)
+    return replace(bank, config=config, area_um2=area, leakage_nw=banks * bank.leakage_nw,
+                   read_energy_pj=bank.read_energy_pj + route_pj,
+                   write_energy_pj=bank.write_energy_pj + route_pj,
+                   subarrays=banks * bank.subarrays,
+                   access_time_ps=access_time_ps(rows, bank.subarray_rows, bank.subarray_cols,
+                                                 banks * bank.subarrays),
+                   banks=banks, route_energy_pj=route_pj)
+
+
+def _bank_figures(config: SramConfig) -> SramFigures:
+    """The figures of one macro of the model, of any size."""
     mux = _column_mux(config.depth, config.width)
     rows = math.ceil(config.depth / mux)
     cols = config.width * mux
@@ -236,12 +273,13 @@ def sram_figures(config: SramConfig) -> SramFigures:
 
 def figures_table_markdown(configs: list[SramConfig]) -> str:
     """The figures of the given macros as a Markdown table (``docs/liberty.md`` shows one)."""
-    lines = ["| macro | area (um^2) | leakage (uW) | read / write (pJ) | column mux "
+    lines = ["| macro | banks | area (um^2) | leakage (uW) | read / write (pJ) | column mux "
              "| sub-arrays | array efficiency | clock to data (ps) |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
     for config in configs:
         f = sram_figures(config)
-        lines.append(f"| {config.name} | {f.area_um2:,.1f} | {f.leakage_nw / 1000:,.2f} "
+        lines.append(f"| {config.name} | {f.banks} | {f.area_um2:,.1f} "
+                     f"| {f.leakage_nw / 1000:,.2f} "
                      f"| {f.read_energy_pj:,.3f} | {f.column_mux} "
                      f"| {f.subarrays} x {f.subarray_rows} x {f.subarray_cols} "
                      f"| {f.array_efficiency:.2f} | {f.access_time_ps:.0f} |")

@@ -56,6 +56,7 @@ from dcom.report import Histogram, Table, write_report
 
 from . import technology as tech
 from .liberty_reader import LibertyCell, LibertyLibrary, LibertyTable
+from .netlist import is_blackbox
 
 if TYPE_CHECKING:
     from .flow import SynthesisResult
@@ -1305,11 +1306,6 @@ def _post_order(modules: dict[str, dict], top: str) -> list[str]:
     return order
 
 
-def _is_blackbox(module: dict) -> bool:
-    value = module.get("attributes", {}).get("blackbox", 0)
-    return (int(value, 2) if isinstance(value, str) else int(value)) != 0
-
-
 def analyze_netlist(netlist: dict | str | Path, top: str, library: LibertyLibrary,
                     macros: LibertyLibrary | None = None, *, clock_mhz: float,
                     paths: int = DEFAULT_PATHS) -> DesignTiming:
@@ -1347,7 +1343,7 @@ def analyze_netlist(netlist: dict | str | Path, top: str, library: LibertyLibrar
     start = time.monotonic()
     if not isinstance(netlist, dict):
         netlist = json.loads(Path(netlist).read_text())
-    modules = {n: m for n, m in netlist["modules"].items() if not _is_blackbox(m)}
+    modules = {n: m for n, m in netlist["modules"].items() if not is_blackbox(m)}
     if top not in modules:
         raise ValueError(f"top={top!r} is not a module of the netlist; modules: "
                          f"{', '.join(sorted(modules))}")

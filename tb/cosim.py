@@ -293,12 +293,15 @@ def write_verilog(design: HdlDesign) -> tuple[list[Path], str]:
 
 
 def simulator_build_dir(design: HdlDesign, sim: str, waves: bool | None = None) -> Path:
-    """Folder of ``design``'s cached build for ``sim``: one per Verilog, build flags and
-    waveform choice. It holds :data:`BUILD_STAMP` once the build is complete, with the size
-    and SHA-256 of the files a run uses (:func:`build_outputs`)."""
+    """Folder of ``design``'s cached build for ``sim``: one per Verilog, build flags,
+    waveform choice and cocotb installation (a Verilator model links cocotb's libraries from
+    where they were at build time: a build from another environment may not run in this one).
+    It holds :data:`BUILD_STAMP` once the build is complete, with the size and SHA-256 of the
+    files a run uses (:func:`build_outputs`)."""
+    from cocotb_tools import config as cocotb_config
     waves = waves_requested() if waves is None else waves
     _, content_hash = write_verilog(design)
-    flags = " ".join(_build_args(sim, design))
+    flags = " ".join(_build_args(sim, design)) + f" {cocotb_config.libs_dir}"
     if sim == "verilator" and design.hier_blocks:
         flags += _verilator_config(design)
     args_hash = hashlib.sha256(flags.encode()).hexdigest()[:8]

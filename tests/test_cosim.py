@@ -100,6 +100,17 @@ def test_a_crashed_simulator_names_the_build_folder_to_clear(sim):
                    env={"COUNTER_CYCLES": "3", "COUNTER_CRASH": "1"})
 
 
+def test_builds_of_another_cocotb_installation_are_not_reused(monkeypatch, tmp_path):
+    """A Verilator model loads cocotb's libraries from the path it was built against; a cached
+    build from another environment (another virtual environment, since deleted) would fail
+    to start with "cannot open shared object file"."""
+    from cocotb_tools import config as cocotb_config
+    here = simulator_build_dir(COUNTER, "verilator")
+    monkeypatch.setattr(cocotb_config, "libs_dir", tmp_path / "other-venv" / "cocotb" / "libs")
+    elsewhere = simulator_build_dir(COUNTER, "verilator")
+    assert elsewhere != here and elsewhere.parent == here.parent
+
+
 def test_build_jobs_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("DCOM_BUILD_JOBS", "3")
     assert build_jobs() == 3

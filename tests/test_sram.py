@@ -59,6 +59,26 @@ def test_figures_scale_as_documented():
         sram.SramConfig(0, 8)
 
 
+def test_memories_beyond_the_fitted_range_are_banks_and_a_global_wire():
+    # 1 MB, Horowitz's largest point: one bank. 8 MB: eight banks of 1 MB by depth.
+    one = sram.sram_figures(sram.SramConfig(8192, 1024))
+    assert one.banks == 1 and one.route_energy_pj == 0 and one.config.bits == sram.MAX_BANK_BITS
+    big = sram.sram_figures(sram.SramConfig(65536, 1024))
+    assert big.banks == 8
+    assert big.area_um2 == pytest.approx(8 * one.area_um2)
+    assert big.leakage_nw == pytest.approx(8 * one.leakage_nw)
+    # The wire: 1024 bits over 3/4 of the side of the banks' area, 0.2 fF/um doubled for the
+    # repeaters, C V^2 / 2 once per access.
+    side_um = (8 * one.area_um2) ** 0.5
+    wire_pj = 1024 * 2 * 0.2 * 0.75 * side_um * 0.8 ** 2 / 2 / 1000
+    assert big.route_energy_pj == pytest.approx(wire_pj)
+    assert big.read_energy_pj == pytest.approx(one.read_energy_pj + wire_pj)
+    # Less than the square-root law extrapolated to 8 MB, more than one bank.
+    extrapolated = 1024 * sram.ENERGY_COEFFICIENT_PJ * (65536 * 1024) ** 0.5
+    assert one.read_energy_pj < big.read_energy_pj < extrapolated
+    assert big.access_time_ps > one.access_time_ps
+
+
 def test_find_memories_says_why_a_memory_stays_in_flip_flops():
     def mem(**overrides):
         params = {"RD_PORTS": "1", "WR_PORTS": "1", "SIZE": "10000", "WIDTH": "1000",

@@ -23,8 +23,8 @@ from dcom.synth.gatesim import simulate
 from dcom.synth.liberty import write_liberty
 from dcom.synth.liberty_reader import read_liberty
 from dcom.synth.netlist import FLOP, STD, CellInstance, ModuleNetlist, instance_paths
-from dcom.synth.power import (ToggleSet, inherited_categories, power_breakdown,
-                              transition_energies)
+from dcom.synth.power import (ClockGating, PowerBreakdown, PowerFigures, ToggleSet,
+                              inherited_categories, power_breakdown, transition_energies)
 from dcom.synth import technology as tech
 
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
@@ -151,7 +151,24 @@ def test_reports_and_comparison(report):
                     "D-com versus a systolic array", "Where the difference comes from"):
         assert f"## {heading}" in markdown
     assert "1.03 (+3 %)" in markdown and "0.41 (-59 %)" in markdown
-    for chart in ("dcom_synth-area-by-category.png", "dcom_synth-power-by-category.png"):
+    # Figure 13 three ways: energy at equal work is the energy ratio above; clock gating
+    # covers every flip-flop of the netlist, one group per register or FP unit, and saves.
+    fig13 = data["fig13"]["cluster scale (measured)"]
+    assert fig13["energy at equal work"]["ungated"]["ratio"] == pytest.approx(cluster["energy"])
+    for design in (result.cluster, result.systolic):
+        modules, _, _ = load_netlist(design.result)
+        flops = sum(len(modules[name].instances(FLOP))
+                    for name in instance_paths(modules, design.result.top).values())
+        power = design.power.power
+        assert sum(g.flops for g in power.gating.values()) == flops
+        assert 0 < sum(g.groups for g in power.gating.values()) < flops
+        assert power.gated().energy_pj() < power.energy_pj()
+        assert power.idle(True).total_uw < power.idle().total_uw
+    assert set(data["fig13"]) == {"cluster scale (measured)", "full array (estimate)"}
+    assert data["fig13_likely_paper_comparison"]["comparison"] == "power at equal utilization"
+    assert "## Figure 13 three ways: D-com / systolic array" in markdown
+    for chart in ("dcom_synth-area-by-category.png", "dcom_synth-power-by-category.png",
+                  "dcom_synth-figure-13-three-ways.png"):
         assert (out / chart).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -266,3 +283,41 @@ def test_activity_counts_settled_transitions_in_windows(tmp_path):
     assert early.clock_edges == 1 and late.clock_edges == 2
     # The enable is sampled before each rising edge: 1 at t=5 and t=15, 0 at t=25.
     assert early.probe_highs[((), 9)] == 1 and late.probe_highs[((), 9)] == 1
+
+
+def test_activity_counts_the_edges_after_which_a_gating_group_changed(tmp_path):
+    vcd = tmp_path / "a.vcd"
+    vcd.write_text(VCD)
+    module = ModuleNetlist("top", {"clk": ("input", [2])}, {}, {},
+                           {"clk": [2], "bus": [7, 8], "en": [9]}, {}, {})
+    counts = read_activity(vcd, {"top": module}, "top", {"early": [(0, 12)], "late": [(12, 30)]},
+                           gates={((), 7): "low", ((), 8): "high", ((), 9): "enable"})
+    # t=5: both bus bits change at the first edge (one enabled edge each, though the alias
+    # names bit 7 twice); t=15 (second edge): the enable falls, the bus bits were unknown;
+    # t=20: both bus bits change, after the second edge; t=25: nothing changes.
+    assert counts["early"].enabled_edges == {"low": 1, "high": 1}
+    assert counts["late"].enabled_edges == {"low": 1, "high": 1, "enable": 1}
+
+
+def test_clock_gating_scales_each_category_clock_by_the_cycles_let_through():
+    # 10 cycles; "trees": 8 flip-flops in 2 gates, open for 3 and 5 cycles.
+    gating = ClockGating()
+    gating.add(4, 1, 4 * 3)
+    gating.add(4, 1, 4 * 5)
+    assert gating.clock_rate(10) == pytest.approx((12 + 20 + 2 * 10) / 80)
+    assert gating.idle_rate() == pytest.approx(2 / 8)
+    figures = {"trees": PowerFigures(internal_uw=60, switching_uw=40, leakage_uw=5, clock_uw=50),
+               "buffers": PowerFigures(sram_uw=30, leakage_uw=7, clock_uw=0)}
+    power = PowerBreakdown(figures, 10, 1000.0, 0.8, gating={"trees": gating})
+    gated = power.gated()
+    saved = 50 * (1 - gating.clock_rate(10))
+    assert gated.categories["trees"].clock_uw == pytest.approx(50 - saved)
+    assert gated.total().total_uw == pytest.approx(power.total().total_uw - saved)
+    # Internal and switching power give up the clock's saving in their proportions.
+    assert gated.categories["trees"].internal_uw == pytest.approx(60 - 0.6 * saved)
+    assert gated.categories["buffers"] == figures["buffers"]
+    # An idle cycle: leakage and the clock, all of it ungated, only the gates gated.
+    assert power.idle().total_uw == pytest.approx(5 + 7 + 50)
+    assert power.idle(True).total_uw == pytest.approx(5 + 7 + 50 * 2 / 8)
+    assert ClockGating().clock_rate(10) == 1.0 and PowerBreakdown(figures, 10, 1000.0, 0.8) \
+        .gated().total() == power.total()

@@ -186,6 +186,9 @@ def _build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--cluster-only", action="store_true",
                      help="skip the synthesis of the whole instance (the full array's area "
                           "is then the cluster's times R x C)")
+    syn.add_argument("--measure-top", action=argparse.BooleanOptionalAction, default=None,
+                     help="measure the whole instance's power at gate level on a Lanczos run "
+                          "(default: only up to 16 multipliers; 64 take about 25 minutes)")
     syn.add_argument("--tiles", type=int, default=4, metavar="N",
                      help="the power workload's block is N x N tiles of the multiplier grid "
                           "(default 4)")
@@ -277,6 +280,7 @@ def _synth(config: DcomConfig, args: argparse.Namespace, parser) -> int:
     try:
         report = evaluate(config, args.out, liberty=args.liberty, compare=args.compare,
                           tiles=args.tiles, top_level=not args.cluster_only,
+                          measure_top=args.measure_top,
                           delay_mapping=args.delay_mapping, paths=args.paths)
     except (SynthesisError, GateSimError, ValueError) as exc:
         parser.exit(1, f"dcom synth: error: {exc}\n")

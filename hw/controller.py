@@ -144,7 +144,8 @@ def controller_signature(config: DcomConfig) -> wiring.Signature:
         "result_valid": In(1),
         "result_tag": In(network_tag_layout(config)),
         "result_square": In(32),
-        # Banks: one address for reads, a write enable and address for STORE.
+        # Banks: a read enable and address for LOAD, a write enable and address for STORE.
+        "bank_read": Out(1),
         "bank_addr": Out(bank_addr),
         "bank_write": Out(1),
         "bank_write_addr": Out(bank_addr),
@@ -737,7 +738,7 @@ class Controller(wiring.Component):
                     can_move = (inner < inst.n) & (rate == 0)
                     with m.If(can_move):
                         with m.If(op == Opcode.LOAD):
-                            m.d.comb += self.bank_addr.eq(inst.a + inner)
+                            m.d.comb += [self.bank_read.eq(1), self.bank_addr.eq(inst.a + inner)]
                         with m.Else():
                             m.d.comb += [self.read_addr.eq(inst.a + inner),
                                          self.read_valid.eq(1)]

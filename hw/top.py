@@ -28,7 +28,7 @@ from dcom.hw.reduction import ReductionNetwork
 from dcom.hw.scalar import ScalarUnit
 from dcom.hw.sram import Sram
 from dcom.hw.tile import TILE_MODULE, Tile
-from dcom.isa import INSTRUCTION_BITS
+from dcom.isa import INSTRUCTION_BITS, Space
 
 __all__ = ["Dcom", "TILE_MODULE"]
 
@@ -157,10 +157,11 @@ class Dcom(wiring.Component):
         self._library = library
         super().__init__({"host": In(host_signature(config)), "busy": Out(1)})
 
-    def _memory(self, m: Module, name: str, depth: int, width: int) -> Sram:
-        """A memory with one read port, always reading."""
+    def _memory(self, m: Module, name: str, depth: int, width: int, read=1) -> Sram:
+        """A memory with one read port, reading when ``read`` is high (each read costs an
+        access's energy)."""
         m.submodules[name] = sram = Sram(depth, width, library=self._library)
-        m.d.comb += sram.rd0_en.eq(1)
+        m.d.comb += sram.rd0_en.eq(read)
         return sram
 
     def _unit(self, name, make):
@@ -245,7 +246,10 @@ class Dcom(wiring.Component):
                              tiles[r][c].col_word.eq(along_col[c])]
 
         # ---- memories ------------------------------------------------------------------------
-        banks = [self._memory(m, f"bank_{c}", config.bank_depth, config.word_bits)
+        # Banks read for LOAD and for the host; the broadcast memory for the host only.
+        host_reads = self.host.valid & ~self.host.write
+        bank_read = Mux(ctl.busy, ctl.bank_read, host_reads & (self.host.space == Space.BANK))
+        banks = [self._memory(m, f"bank_{c}", config.bank_depth, config.word_bits, bank_read)
                  for c in range(C)]
         # STORE's word reaches the column bus a distribution register later than the
         # controller's read: its bank write waits as long.
@@ -265,7 +269,8 @@ class Dcom(wiring.Component):
                      program.wr_addr.eq(port.program_write.addr),
                      program.wr_data.eq(port.program_write.data),
                      program.wr_en.eq(port.program_write.en)]
-        broadcast = self._memory(m, "broadcast", config.broadcast_depth, 32)
+        broadcast = self._memory(m, "broadcast", config.broadcast_depth, 32,
+                                 host_reads & (self.host.space == Space.BROADCAST))
         m.d.comb += [broadcast.rd0_addr.eq(port.broadcast_read_addr),
                      port.broadcast_read_data.eq(broadcast.rd0_data),
                      broadcast.wr_addr.eq(ctl.broadcast_write.addr),

@@ -32,6 +32,7 @@ top's memories and glue.
 from __future__ import annotations
 
 import math
+import numpy as np
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,9 @@ from .flow import Progress, SynthesisResult, validate_liberty
 from .measure import PowerRun, measure_power
 from .power import PowerBreakdown, PowerFigures
 from .sta import DEFAULT_PATHS, DesignTiming, TimingError, analyze
-from .workloads import Workload, cluster_workload, lanczos_step, systolic_workload
+from .workloads import (Workload, activation_matrix, cluster_workload, lanczos_step,
+                        systolic_workload, top_workload)
+from dcom.sw.compiler import CompileError, compile_lanczos
 from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule, systolic_latency
 
 __all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", "DesignEvaluation",
@@ -69,6 +72,11 @@ TOP_GLUE_CATEGORY = "top level (buses, reduction, controller)"
 TOP_MEMORY_CATEGORY = "banks, program and broadcast memories (SRAM)"
 #: The paper's figure 13: D-com relative to a systolic array of the same compute and memory.
 PAPER = {"area": 1.03, "power": 0.41}
+#: By default the whole instance's power is measured at gate level up to this many
+#: multipliers (64 took 25 minutes on a 2-core machine).
+TOP_POWER_MAX_MULTIPLIERS = 16
+#: Lanczos steps of the whole instance's power workload.
+TOP_POWER_STEPS = 4
 
 CLUSTER_RULES = CategoryRules(
     order=("multipliers", "reduction trees", "accumulators", "scatter network + control",
@@ -174,6 +182,8 @@ class DesignEvaluation:
     seconds: dict[str, float] = field(default_factory=dict)
     timing: DesignTiming | None = None
     timing_note: str = ""
+    #: Why ``power`` is None, where that is not the Liberty file.
+    power_note: str = ""
 
     def area_um2(self) -> float:
         """Total area."""
@@ -222,18 +232,30 @@ def _evaluate_design(name: str, build: Callable[[ModuleLibrary], object], top: s
     if not measure:
         return DesignEvaluation(name, result, rules, area, None, None, seconds, timing, note)
     start = progress.elapsed
+    run, workload = _measure(name, library, result, rules,
+                             lambda widths: make_workload(widths, design), settings, out_dir,
+                             progress)
+    seconds["power"] = progress.elapsed - start
+    return DesignEvaluation(name, result, rules, area, run, workload, seconds, timing, note)
+
+
+def _measure(name: str, library: ModuleLibrary, result: SynthesisResult, rules: CategoryRules,
+             make_workload: Callable[[dict], Workload], settings: TimingSettings,
+             out_dir: Path, progress: Progress) -> tuple[PowerRun, Workload]:
+    """Power of a synthesized design on ``make_workload(input widths)``, its read-back words
+    checked in the RTL run."""
+    top = result.top
     modules, _, _ = load_netlist(result)
     widths = {p: len(bits) for p, (d, bits) in modules[top].ports.items()
               if d == "input" and p not in ("clk", "rst")}
-    workload = make_workload(widths, design)
+    workload = make_workload(widths)
     rtl = write_library_sources(library, out_dir / "rtl_sim", memory_init=True)
     run = measure_power(result, {f.stem: f for f in rtl}, workload.stimulus, rules,
                         settings.clock_mhz, out_dir / "power",
                         lambda line: progress.step(f"{name}: {line}"))
     outputs = [p for p, (d, _) in modules[top].ports.items() if d == "output"]
     workload.check(run.rtl_trace, outputs, f"{name} RTL")
-    seconds["power"] = progress.elapsed - start
-    return DesignEvaluation(name, result, rules, area, run, workload, seconds, timing, note)
+    return run, workload
 
 
 def _step_for(config: DcomConfig, tiles: int, seed: int):
@@ -475,7 +497,8 @@ class SynthReport:
 
 def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | None = None,
              compare: Sequence[str] = (), tiles: int = 4, seed: int = 1,
-             top_level: bool = True, delay_mapping: bool = True, paths: int = DEFAULT_PATHS,
+             top_level: bool = True, measure_top: bool | None = None,
+             delay_mapping: bool = True, paths: int = DEFAULT_PATHS,
              progress: Callable[[str], None] | None = None) -> SynthReport:
     """Synthesize and time the cluster (and the designs in ``compare``), measure power, write
     reports.
@@ -498,6 +521,9 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     top_level : bool
         Also synthesize the whole instance (in parallel with the rest), for the full array's
         area.
+    measure_top : bool, optional
+        Also measure the whole instance's power at gate level on a Lanczos run; default
+        :func:`measures_top` (small instances only).
     delay_mapping : bool
         Give ABC the clock period as its delay target (see :class:`TimingSettings`).
     paths : int
@@ -532,8 +558,9 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     # synthesized while the cluster's power is measured.
     cluster_netlist = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        top_future = pool.submit(_synthesize_top(config, out_dir / "top", liberty, settings,
-                                                 cluster_netlist, steps)) if top_level else None
+        top_future = pool.submit(_synthesize_top(
+            config, out_dir / "top", liberty, settings, cluster_netlist, steps,
+            _top_power_note(config, measure, measure_top), tiles, seed)) if top_level else None
         try:
             cluster, systolic = _evaluate_cluster_and_systolic(
                 config, compare, step, out_dir, liberty, measure, settings, steps,
@@ -553,11 +580,59 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     return report
 
 
+def top_matrix_shape(config: DcomConfig, tiles: int) -> tuple[int, int]:
+    """The matrix of the whole instance's power workload: ``tiles`` tiles of the grid per
+    cluster row and column."""
+    return (tiles * config.cluster_rows * config.grid_rows,
+            tiles * config.cluster_cols * config.grid_cols)
+
+
+def top_level_share(power: PowerBreakdown) -> float:
+    """Fraction of a whole instance's power in its top level's memories and own logic."""
+    top = sum(power.categories[c].total_uw for c in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY))
+    return top / power.total().total_uw
+
+
+def fitting_steps(config: DcomConfig, rows: int, cols: int) -> int:
+    """The most Lanczos steps, up to :data:`TOP_POWER_STEPS`, of a ``rows x cols`` matrix that
+    the instance's memories hold; 0 if not even one fits."""
+    for steps in range(min(TOP_POWER_STEPS, rows, cols), 0, -1):
+        try:
+            compile_lanczos(config, rows, cols, steps)
+        except CompileError:
+            continue
+        return steps
+    return 0
+
+
+def measures_top(config: DcomConfig) -> bool:
+    """Whether ``dcom synth`` measures the whole instance's power at gate level by default:
+    up to :data:`TOP_POWER_MAX_MULTIPLIERS` multipliers (the time grows faster than the
+    instance; a gate-level run of the paper's point would take weeks)."""
+    return config.n_clusters * config.grid_rows * config.grid_cols <= TOP_POWER_MAX_MULTIPLIERS
+
+
+def _top_power_note(config: DcomConfig, measure: bool, measure_top: bool | None) -> str:
+    """Why the whole instance's power is not measured; empty if it is."""
+    if not measure:
+        return "a user's Liberty file has no cell models"
+    if measure_top is False:
+        return "not asked for (--no-measure-top)"
+    if measure_top is None and not measures_top(config):
+        return (f"by default only up to {TOP_POWER_MAX_MULTIPLIERS} multipliers are simulated "
+                f"at gate level (this instance has "
+                f"{config.n_clusters * config.grid_rows * config.grid_cols}); --measure-top "
+                f"asks for it")
+    return ""
+
+
 def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: TimingSettings,
-                    cluster: Future, steps: Progress) -> Callable[[], DesignEvaluation]:
+                    cluster: Future, steps: Progress, power_note: str, tiles: int, seed: int
+                    ) -> Callable[[], DesignEvaluation]:
     """Build the whole instance's Verilog now (Amaranth in this thread); return the job that
     waits for ``cluster``'s synthesis result, then synthesizes the rest (Yosys, a separate
-    process), groups its area and times it."""
+    process), groups its area and times it, and unless ``power_note`` says why not measures
+    its power on a Lanczos run (:func:`dcom.synth.workloads.top_workload`)."""
     start = steps.elapsed
     steps.step("top: generating Verilog")
     library = ModuleLibrary()
@@ -577,7 +652,19 @@ def _synthesize_top(config: DcomConfig, out_dir: Path, liberty, settings: Timing
         started = steps.elapsed
         timing, note = settings.analyze("top", result, steps)
         seconds["timing"] = steps.elapsed - started
-        return DesignEvaluation("top", result, TOP_RULES, area, None, None, seconds, timing,
+        a = activation_matrix(*top_matrix_shape(config, tiles), np.random.default_rng(seed))
+        lanczos_steps = fitting_steps(config, *a.shape) if not power_note else 0
+        if lanczos_steps == 0:
+            return DesignEvaluation("top", result, TOP_RULES, area, None, None, seconds,
+                                    timing, note, power_note or "no Lanczos run of the "
+                                    f"{a.shape[0]} x {a.shape[1]} workload fits its memories")
+        started = steps.elapsed
+        run, workload = _measure(
+            "top", library, result, TOP_RULES,
+            lambda widths: top_workload(config, widths, a, lanczos_steps, seed), settings,
+            out_dir, steps)
+        seconds["power"] = steps.elapsed - started
+        return DesignEvaluation("top", result, TOP_RULES, area, run, workload, seconds, timing,
                                 note)
     return job
 
@@ -899,6 +986,21 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
         notes.append(f"Whole instance synthesized in {report.top.seconds['synthesis']:.0f} s "
                      f"(the cluster's netlist reused), in parallel with the cluster's "
                      f"measurements.")
+        if report.top.power:
+            top = report.top.power.power
+            tables.append(_power_table("Whole instance power on a Lanczos run (gate level)",
+                                       top))
+            notes.append(
+                f"Whole instance power: {report.top.workload.description}; {top.cycles} cycles "
+                f"measured at gate level like the cluster's (the netlist equals the RTL on "
+                f"{report.top.power.cycles_checked} cycles), with clock gating "
+                f"{top.gated().total().total_uw / 1000:,.2f} mW instead of "
+                f"{top.total().total_uw / 1000:,.2f}. The top level's memories and logic (banks, "
+                f"program and broadcast memories, buses, reduction network, controller, scalar "
+                f"unit) draw {100 * top_level_share(top):.1f} % of it, a part the full "
+                f"array's estimate (clusters x {config.n_clusters}) has only as leakage.")
+        elif report.top.power_note:
+            notes.append(f"Whole instance power not measured: {report.top.power_note}.")
     if report.full_dcom:
         tables.append(_full_table(report))
     charts = []
@@ -983,6 +1085,11 @@ def summary_lines(report: SynthReport) -> list[str]:
     if report.top is not None:
         lines.append(f"whole instance ({config.describe()}), synthesized: "
                      f"{report.top.area_um2() / 1e6:,.2f} mm^2")
+        if report.top.power:
+            top = report.top.power.power
+            lines.append(f"whole instance on a Lanczos run (gate level): "
+                         f"{top.total().total_uw / 1000:,.2f} mW, of which the top level's "
+                         f"memories and logic {100 * top_level_share(top):.1f} %")
     if report.full_dcom:
         lines.append(f"full array ({report.full_dcom.basis}): "
                      f"{report.full_dcom.area_um2() / 1e6:,.2f} mm^2, "

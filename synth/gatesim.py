@@ -97,8 +97,10 @@ def _time_of_cycle(cycle: int) -> int:
 
 
 def _escaped(path: Sequence[str]) -> str:
-    # Names Yosys gives (``$auto$...``, flattened ``a.b``) need the escaped-identifier form.
-    return ".".join(p if p.isidentifier() else f"\\{p} " for p in path)
+    # The testbench's own instance, then every name below it in the escaped-identifier form:
+    # Yosys' names (``$auto$...``, flattened ``a.b``) need it, and so do instance names that
+    # are keywords (``program``).
+    return ".".join([path[0]] + [f"\\{p} " for p in path[1:]])
 
 
 def _testbench(top: str, stimulus: Stimulus, outputs: dict[str, int], clocked: bool,

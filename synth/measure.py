@@ -75,6 +75,14 @@ def _time_ps(cycle: int) -> int:
     return (RESET_CYCLES + cycle) * CLOCK_PERIOD * 1000
 
 
+def _rtl_path(path: tuple) -> tuple:
+    """The RTL's instance path of a netlist path: synthesis flattens the submodules that are
+    not library modules into their parent, naming their instances ``parent.child``."""
+    return tuple(part for name in path
+                 for part in (name.split(".") if all(p.isidentifier() for p in name.split("."))
+                              else (name,)))
+
+
 def _data_ports(module, direction: str) -> dict[str, int]:
     """A module's ports of one direction but its clock and reset: name -> width."""
     return {p: len(bits) for p, (d, bits) in module.ports.items()
@@ -222,7 +230,7 @@ def measure_power(result: SynthesisResult, rtl_files: dict[str, Path], stimulus:
     progress(f"RTL run of {top}: {len(stimulus.cycles)} cycles, recording {len(leaves)} "
              f"leaf instances")
     rtl = simulate(list(rtl_files.values()), top, stimulus, outputs, work / "rtl",
-                   samples=[path + (port,) for path, port in samples])
+                   samples=[_rtl_path(path) + (port,) for path, port in samples])
     seconds["rtl run"] = rtl.seconds
 
     texts = _split_modules(result.netlist.read_text())

@@ -15,6 +15,12 @@ The tiles and vectors are first written into the buffer through the fill port; t
 outside the measured window, which covers the commands until the last one retires. The results
 are read back afterwards and checked against the golden models (``dcom.sw.clustermodel``,
 ``dcom.sw.systolicmodel``).
+
+A whole instance (``dcom.hw.top``) runs a compiled Lanczos bidiagonalization instead: the host
+writes the banks and the program, starts it, and the window runs from the start to the stop,
+so that the banks, the broadcast memory, the buses, the reduction network, the controller and
+the scalar unit all take part; the norms and stored bases are checked against the ISA
+simulator.
 """
 
 from __future__ import annotations
@@ -25,15 +31,21 @@ from pathlib import Path
 import numpy as np
 from dcom.config import DcomConfig
 from dcom.hw.cluster import encode_command
+from dcom.isa import Register, Space, Status
 from dcom.hw.systolic import SystolicArray, encode_systolic_command, systolic_command_layout
 from dcom.sw.clustermodel import ClusterCommand, ClusterModel
+from dcom.sw.compiler import compile_lanczos
+from dcom.sw.cycles import program_cycles
 from dcom.sw.fparith import round_to, to_bits
+from dcom.sw.hwkernels import TiledMatrix
+from dcom.sw.hwlanczos import DEFAULT_BREAKDOWN_TOL, start_vector
+from dcom.sw.isasim import IsaSimulator
 from dcom.sw.systolicmodel import SystolicModel, matrix_vector_schedule, matrix_vector_tiles
 
 from .gatesim import GateSimError, Stimulus
 
 __all__ = ["activation_matrix", "LanczosStep", "lanczos_step", "Workload", "cluster_workload",
-           "systolic_workload"]
+           "systolic_workload", "top_workload"]
 
 
 def activation_matrix(rows: int, cols: int, rng: np.random.Generator, rank: int = 8,
@@ -264,3 +276,72 @@ def systolic_workload(array: SystolicArray, widths: dict[str, int], step: Lanczo
     return Workload(stimulus, readback, 2 * step.a.size,
                     f"MV and MTV on a {step.a.shape[0]} x {step.a.shape[1]} block, "
                     f"{len(mv[1]) + len(mtv[1])} weight tiles of {rows} x {cols}")
+
+
+def top_workload(config: DcomConfig, widths: dict[str, int], a: np.ndarray, steps: int,
+                 seed: int = 0) -> Workload:
+    """A whole instance running compiled Lanczos bidiagonalization of ``a`` for ``steps``
+    steps, through its host port (see the module docstring).
+
+    Parameters
+    ----------
+    config : DcomConfig
+    widths : dict
+        The top level's input ports and widths (clock and reset excluded).
+    a : numpy.ndarray
+        The ``M x N`` matrix, FP16 values.
+    steps : int
+        Lanczos steps.
+    seed : int
+        Seeds the start vector.
+
+    Raises
+    ------
+    ValueError
+        If the run does not end with ``DONE`` on the ISA simulator (a breakdown).
+    dcom.sw.CompileError
+        If it does not fit the configuration.
+    """
+    rows, cols = a.shape
+    compiled = compile_lanczos(config, rows, cols, steps)
+    images = compiled.bank_images(TiledMatrix(a, config).values, start_vector(cols, seed))
+    tol = np.float32(DEFAULT_BREAKDOWN_TOL)
+    sim = IsaSimulator(config)
+    sim.write_banks(images)
+    status = sim.run(compiled.program, float(tol))
+    if status != Status.DONE:
+        raise ValueError(f"the power workload's Lanczos run ends with {status.name}; choose "
+                         f"another matrix or fewer steps")
+    cycles = program_cycles(config, compiled.program).total
+    stimulus = Stimulus(dict(widths))
+
+    def request(space: Space, addr: int, index: int = 0, data: int | None = None) -> int:
+        return stimulus.add(host__valid=1, host__write=int(data is not None),
+                            host__space=int(space), host__addr=addr, host__index=index,
+                            host__wdata=data or 0)
+
+    for column, image in enumerate(images):
+        for addr, word in enumerate(image):
+            request(Space.BANK, addr, column, _word(word))
+    for addr, inst in enumerate(compiled.program):
+        request(Space.PROGRAM, addr, data=inst.encode())
+    request(Space.CONTROL, int(Register.TOL), data=int(tol.view(np.uint32)))
+    start = request(Space.CONTROL, int(Register.START), data=1) + 1
+    for _ in range(cycles):
+        stimulus.add()
+    stimulus.window = (start, len(stimulus.cycles))
+    stimulus.add()
+    readback = {request(Space.CONTROL, int(Register.STATUS)): ("host__rdata", int(Status.DONE)),
+                request(Space.CONTROL, int(Register.CYCLES)): ("host__rdata", cycles)}
+    for index in range(2 * steps + 1):
+        readback[request(Space.BROADCAST, index)] = ("host__rdata", int(sim.broadcast[index]))
+    stored = compiled.bank_map["store"]
+    for column in range(config.cluster_cols):
+        for addr in range(stored.start, stored.stop):
+            readback[request(Space.BANK, addr, column)] = ("host__rdata",
+                                                           _word(sim.banks[column][addr]))
+    stimulus.add()
+    return Workload(stimulus, readback, 2 * rows * cols * steps,
+                    f"{steps} steps of Lanczos bidiagonalization of a {rows} x {cols} "
+                    f"activation-like FP16 matrix: {len(compiled.program)} instructions, "
+                    f"{cycles} cycles from the start to the stop")

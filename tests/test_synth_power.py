@@ -18,7 +18,8 @@ from dcom.synth.activity import read_activity
 from dcom.synth.cells import CELLS, write_verilog_models
 from dcom.synth.design import load_netlist
 from dcom.synth.evaluate import (CLUSTER_RULES, TOP_GLUE_CATEGORY, TOP_MEMORY_CATEGORY,
-                                  evaluate)
+                                  _top_power_note, evaluate, fitting_steps, measures_top,
+                                  summary_lines, top_level_share)
 from dcom.synth.gatesim import simulate
 from dcom.synth.liberty import write_liberty
 from dcom.synth.liberty_reader import read_liberty
@@ -172,6 +173,39 @@ def test_reports_and_comparison(report):
         assert (out / chart).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_whole_instance_power_is_measured_on_a_lanczos_run(report):
+    """At a small scale the whole instance runs a compiled Lanczos program at gate level: the
+    banks, broadcast memory, buses, reduction network and controller all switch."""
+    result, lines, out = report
+    top = result.top
+    assert measures_top(SMALL) and top.power is not None
+    power = top.power.power
+    # The window is the program, start to stop, as the cycle model counts it; the stored
+    # bases and every norm were read back and checked against the ISA simulator.
+    assert f"{power.cycles} cycles from the start to the stop" in top.workload.description
+    assert top.power.cycles_checked > power.cycles
+    memories = power.categories[TOP_MEMORY_CATEGORY]
+    glue = power.categories[TOP_GLUE_CATEGORY]
+    assert memories.sram_uw > 0 and glue.internal_uw + glue.switching_uw > 0
+    accessed = {name.split(" ")[0] for name, counts in power.sram_accesses.items()
+                if counts["reads"] + counts["writes"] > 0}
+    assert any(name.startswith("dcom_sram_") for name in accessed)
+    assert 0 < top_level_share(power) < 1
+    assert power.gated().total().total_uw < power.total().total_uw
+    markdown = (out / "dcom_synth.md").read_text()
+    assert "## Whole instance power on a Lanczos run (gate level)" in markdown
+    assert any(line.startswith("whole instance on a Lanczos run (gate level)")
+               for line in summary_lines(result))
+    # Too large an instance is not simulated at gate level unless asked; a too-small memory
+    # runs no step.
+    assert not measures_top(DcomConfig())
+    assert "--measure-top asks for it" in _top_power_note(DcomConfig(), True, None)
+    assert _top_power_note(DcomConfig(), True, True) == ""
+    assert fitting_steps(SMALL, 8, 8) == 2 and fitting_steps(
+        DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=2, grid_cols=2, buffer_depth=2,
+                   expansion=1), 8, 8) == 0
+
+
 def test_cli_prints_the_ratios_next_to_the_paper(report, monkeypatch, capsys):
     result, _, _ = report
     calls = []
@@ -185,6 +219,7 @@ def test_cli_prints_the_ratios_next_to_the_paper(report, monkeypatch, capsys):
                  "--expansion", "2", "--compare", "systolic", "--tiles", "2"]) == 0
     config, options = calls[0]
     assert config == SMALL and options["compare"] == ["systolic"] and options["tiles"] == 2
+    assert options["measure_top"] is None
     printed = capsys.readouterr().out
     assert re.search(r"D-com / systolic, cluster scale \(measured\): area [\d.]+ "
                      r"\([+-]\d+ %; paper \+3 %\), power [\d.]+ \([+-]\d+ %; paper -59 %\)",

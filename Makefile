@@ -22,7 +22,7 @@ generate: install
 	$(BIN)/dcom generate --lint --out $(OUT)/rtl
 
 test: install-test
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=30
+	$(BIN)/python -m pytest -n $(JOBS) --durations=30
 
 clean:
 	rm -rf build $(OUT)

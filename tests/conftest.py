@@ -39,6 +39,24 @@ MARKERS = (
 )
 
 
+#: Test modules whose module-scoped fixture takes minutes: each runs whole on one pytest-xdist
+#: worker (and first), so that the fixture is built once.
+WHOLE_MODULES = ("test_synth_power.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Every test its own unit of work, except the modules of :data:`WHOLE_MODULES`."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::", 1)[0]
+            return module if os.path.basename(module) in WHOLE_MODULES else nodeid
+
+    return WholeModuleScheduling(config, log)
+
+
 def pytest_configure(config):
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)

@@ -28,9 +28,6 @@ from dcom.synth.power import (ClockGating, PowerBreakdown, PowerFigures, ToggleS
                               inherited_categories, power_breakdown, transition_energies)
 from dcom.synth import technology as tech
 
-# One worker runs every test of this module, so that the report fixture is built once.
-pytestmark = pytest.mark.xdist_group("synth_report")
-
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
                    expansion=2)
 MULTIPLIER = f"dcom_fp_mul_fp32_s{SMALL.mul_stages}"

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "DcomConfig", "FORMATS", "parse_dims"]
+__all__ = ["ConfigError", "DcomConfig", "FORMATS", "batch_size", "parse_dims"]
 
 
 @dataclass(frozen=True)
@@ -306,26 +306,42 @@ class DcomConfig:
         return math.gcd(self.expansion, partials)
 
     @property
-    def reduction_group_sizes(self) -> tuple[int, int, int]:
-        """Group sizes of a cluster row's, a cluster column's and all clusters' reductions."""
-        return (self.reduction_group(self.cluster_cols), self.reduction_group(self.cluster_rows),
-                self.expansion)
+    def reduction_group_sizes(self) -> tuple[int, int]:
+        """Group sizes of a cluster row's and a cluster column's reduction."""
+        return self.reduction_group(self.cluster_cols), self.reduction_group(self.cluster_rows)
+
+    @property
+    def reduction_group_counts(self) -> tuple[int, int]:
+        """Groups the network takes for the cluster rows' and the cluster columns' reductions
+        (one a cycle, the rows or the columns side by side). A reduction of all clusters takes
+        the rows' groups, then sums the row sums."""
+        g_row, g_col = self.reduction_group_sizes
+        return self.cluster_cols // g_row, self.cluster_rows // g_col
 
     @property
     def max_reduction_groups(self) -> int:
-        """The most groups one reduction feeds to the network (of a cluster row, a cluster
-        column, or all clusters)."""
-        g_row, g_col, _ = self.reduction_group_sizes
-        return max(self.cluster_cols // g_row, self.cluster_rows // g_col, self.n_groups)
+        """The most groups one reduction feeds to the network."""
+        return max(self.reduction_group_counts)
+
+    @property
+    def network_slices(self) -> int:
+        """Reductions the network carries side by side: one per cluster row (MV, PROJ, NORM)
+        or cluster column (MTV)."""
+        return max(self.cluster_rows, self.cluster_cols)
+
+    @property
+    def cross_levels(self) -> int:
+        """Adder levels that sum the ``R`` row sums of a reduction of all clusters."""
+        return (self.cluster_rows - 1).bit_length()
 
     @property
     def network_latency(self) -> int:
         """Cycles from a group entering the reduction network to its reduction's sum leaving
-        it: the input register, the group tree of ``log2 f`` levels, and one level of the
-        stream tree per doubling of :attr:`max_reduction_groups`."""
+        it: the input register, the group tree of ``log2 f`` levels, one level of the stream
+        tree per doubling of :attr:`max_reduction_groups`, and the :attr:`cross_levels`."""
         stream_levels = (self.max_reduction_groups - 1).bit_length()
         return (1 + self.tree_latency(self.expansion_levels)
-                + stream_levels * (self.add_stages + 1))
+                + (stream_levels + self.cross_levels) * (self.add_stages + 1))
 
     @property
     def check_cycles(self) -> int:
@@ -382,3 +398,11 @@ class DcomConfig:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def batch_size(remaining: int, batch: int) -> int:
+    """Sums in the next batch when ``remaining`` are left: ``batch``, except that the last
+    batch takes what is left when that is less than two batches. A short last batch would
+    stall on its sets (``acc_latency`` cycles between updates of a set); a longer one takes
+    at most ``2 batch - 1 <= acc_sets - 1`` sets."""
+    return remaining if remaining < 2 * batch else batch

@@ -4,8 +4,9 @@ NORM.
 
 Front end. Instructions run in program order. An arithmetic instruction (MV, MTV, PROJ, NORM,
 UPDATE, SCALE) is a loop nest of cluster commands issued one a cycle: its independent sums
-(tile rows, tile columns, blocks or slots) go in *batches* of ``B`` (``DcomConfig.batch``),
-each sum in an accumulator set of its own, and a batch interleaves its sums command by command
+(tile rows, tile columns, blocks or slots) go in *batches* of ``B`` (``DcomConfig.batch``;
+the last batch takes a remainder below ``2 B``, ``dcom.config.batch_size``), each sum in an
+accumulator set of its own, and a batch interleaves its sums command by command
 (batch member ``s`` inner), so that the pipelined accumulators (``acc_latency`` cycles from an
 update to the next read of a set) never stall when ``B >= acc_latency``. Sets are allocated in
 ring order and held until their sum is reduced (MV, MTV, PROJ, NORM) or written back (UPDATE,
@@ -14,10 +15,12 @@ before, read a buffer word whose write-back is in flight, or take a set still he
 
 Back end. When the last command of a sum issues, a *job* (its set and where its result goes)
 enters a queue. The back end takes the head job once the set's last update has landed and
-feeds its groups to the network, one a cycle, jobs back to back: an MV job reduces each
-cluster row's ``C`` partials (``C / gcd(f, C)`` groups each), an MTV job each cluster column's,
-a PROJ or NORM job all ``R C`` partials. The network's results are written to the owning
-clusters as they leave it (NORM's goes to the scalar unit). So the multiplies of later sums
+feeds its groups to the network, one a cycle, jobs back to back: an MV job reduces the ``C``
+partials of every cluster row side by side (``C / gcd(f, C)`` groups), an MTV job those of
+every cluster column, a PROJ or NORM job those of every row, whose sums the network's cross
+tree then sums. The network's results are
+written to the owning clusters as they leave it, an MV job's in every cluster row at once and
+an MTV job's in every cluster column (NORM's goes to the scalar unit). So the multiplies of later sums
 overlap the reductions of earlier ones, and the next instruction's front end overlaps this
 instruction's back end unless their words conflict.
 
@@ -35,7 +38,7 @@ ZERO, LOAD, STORE, BCAST, HALT and stops on errors wait until nothing is in flig
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -58,7 +61,7 @@ def instruction_layout() -> data.StructLayout:
     return data.StructLayout({name: width for name, width in FIELDS})
 
 
-class FillSource(enum.Enum, shape=3):
+class FillSource(enum.Enum, shape=4):
     """What the clusters' fill ports receive."""
 
     ZERO = 0
@@ -68,6 +71,8 @@ class FillSource(enum.Enum, shape=3):
     LO = 4
     ALONG_ROW = 5
     ALONG_COLUMN = 6
+    ROW_RESULTS = 7
+    COLUMN_RESULTS = 8
 
 
 class FillLanes(enum.Enum, shape=2):
@@ -103,8 +108,7 @@ def network_tag_layout(config: DcomConfig) -> data.StructLayout:
     return data.StructLayout({
         "kind": JobKind,
         "side_v": 1,
-        "row": range(max(2, config.cluster_rows)),
-        "col": range(max(2, config.cluster_cols)),
+        "owner": range(max(2, config.cluster_rows, config.cluster_cols)),
         "addr": max(1, ceil_log2(config.buffer_depth)),
     })
 
@@ -139,7 +143,7 @@ def controller_signature(config: DcomConfig) -> wiring.Signature:
         # Reduction network: the group the network takes (registered here), its results.
         "feed": Out(wiring.Signature({
             "valid": Out(1), "last": Out(1), "acc_set": Out(sets), "partial_rows": Out(1),
-            "mode": Out(2), "red_set": Out(16), "group": Out(16),
+            "mode": Out(2), "group": Out(16),
             "tag": Out(network_tag_layout(config))})),
         "result_valid": In(1),
         "result_tag": In(network_tag_layout(config)),
@@ -315,8 +319,8 @@ class Controller(wiring.Component):
 
         # ---- front end ---------------------------------------------------------------------
         g0 = Signal(16)                # first sum of the batch
-        bsz = Signal(range(B + 1))     # sums in the batch
-        s = Signal(range(max(2, B)))   # batch member
+        bsz = Signal(range(2 * B))     # sums in the batch (the last one up to 2 B - 1)
+        s = Signal(range(max(2, 2 * B - 1)))   # batch member
         mid = Signal(16)               # middle loop index
         phase = Signal(_Phase)
         second = Signal()              # SCALE's second write-back of a slot
@@ -366,8 +370,9 @@ class Controller(wiring.Component):
         batch = Mux(interfere, 1, B)
 
         def batch_size(total, first):
+            # dcom.config.batch_size: the last batch takes a remainder below two batches.
             remaining = total - first
-            return Mux(remaining < batch, remaining, batch)
+            return Mux(remaining < Mux(interfere, 2, 2 * B), remaining, batch)
 
         # The set of batch member s, and the command the front end would issue now.
         member_set = Signal(range(S))
@@ -433,18 +438,14 @@ class Controller(wiring.Component):
 
         # ---- back end: job queue and feed ---------------------------------------------------
         head = jobs[job_head]
-        red_set, group = Signal(16), Signal(16)
-        g_row, g_col = config.reduction_group(C), config.reduction_group(R)
-        reductions = Array([Const(R, 16), Const(C, 16), Const(1, 16), Const(1, 16)])[head.kind]
-        groups = Array([Const(C // g_row, 16), Const(R // g_col, 16),
-                        Const(config.n_groups, 16), Const(config.n_groups, 16)])[head.kind]
+        group = Signal(16)
+        row_groups, column_groups = config.reduction_group_counts
+        groups = Mux(head.kind == JobKind.MTV, column_groups, row_groups)
         feeding = (job_count != 0) & (settle[head.acc_set] == 0)
         last_group = group + 1 == groups
-        last_reduction = red_set + 1 == reductions
         tag = Signal(network_tag_layout(config))
         m.d.comb += [tag.kind.eq(head.kind), tag.side_v.eq(head.side_v), tag.addr.eq(head.addr),
-                     tag.row.eq(Mux(head.kind == JobKind.MTV, head.owner, red_set)),
-                     tag.col.eq(Mux(head.kind == JobKind.MV, head.owner, red_set))]
+                     tag.owner.eq(head.owner)]
         m.d.sync += [self.feed.valid.eq(feeding), self.feed.last.eq(last_group),
                      self.feed.acc_set.eq(head.acc_set),
                      self.feed.partial_rows.eq((head.kind == JobKind.MV)
@@ -453,18 +454,10 @@ class Controller(wiring.Component):
                                                   & head.side_v)),
                      self.feed.mode.eq(Mux(head.kind == JobKind.MV, 0,
                                            Mux(head.kind == JobKind.MTV, 1, 2))),
-                     self.feed.red_set.eq(red_set), self.feed.group.eq(group),
-                     self.feed.tag.eq(tag)]
-        pop = feeding & last_group & last_reduction
+                     self.feed.group.eq(group), self.feed.tag.eq(tag)]
+        pop = feeding & last_group
         with m.If(feeding):
-            with m.If(last_group):
-                m.d.sync += group.eq(0)
-                with m.If(last_reduction):
-                    m.d.sync += red_set.eq(0)
-                with m.Else():
-                    m.d.sync += red_set.eq(red_set + 1)
-            with m.Else():
-                m.d.sync += group.eq(group + 1)
+            m.d.sync += group.eq(Mux(last_group, 0, group + 1))
         push = issue & pushes_job
         m.d.sync += job_count.eq(job_count + push - pop)
         with m.If(pop):
@@ -521,14 +514,19 @@ class Controller(wiring.Component):
                     fill.all_rows.eq(row is None), fill.row.eq(0 if row is None else row),
                     fill.all_cols.eq(col is None), fill.col.eq(0 if col is None else col)]
 
-        in_col0 = (result.kind == JobKind.MV) | ((result.kind == JobKind.PROJ) & result.side_v)
+        # An MV result is one sum per cluster row, written to column `owner` of every row; an
+        # MTV result one per cluster column, to row `owner`; a PROJ result goes everywhere.
+        is_mv_result, is_mtv_result = result.kind == JobKind.MV, result.kind == JobKind.MTV
+        in_col0 = is_mv_result | ((result.kind == JobKind.PROJ) & result.side_v)
         with m.If(self.result_valid & (result.kind != JobKind.NORM)):
-            everywhere = result.kind == JobKind.PROJ
-            m.d.comb += [fill.valid.eq(1), fill.source.eq(FillSource.RESULT),
+            m.d.comb += [fill.valid.eq(1),
+                         fill.source.eq(Mux(is_mv_result, FillSource.ROW_RESULTS,
+                                            Mux(is_mtv_result, FillSource.COLUMN_RESULTS,
+                                                FillSource.RESULT))),
                          fill.addr.eq(result.addr), fill.result_in_col0.eq(in_col0),
                          fill.lanes.eq(Mux(in_col0, FillLanes.COL0, FillLanes.ROW0)),
-                         fill.all_rows.eq(everywhere), fill.all_cols.eq(everywhere),
-                         fill.row.eq(result.row), fill.col.eq(result.col)]
+                         fill.all_rows.eq(~is_mtv_result), fill.all_cols.eq(~is_mv_result),
+                         fill.row.eq(result.owner), fill.col.eq(result.owner)]
 
         with m.FSM(name="norm"):
             with m.State("IDLE"):

@@ -1,8 +1,10 @@
 """The inter-cluster reduction network: ``icsum`` of docs/arithmetic.md, one group a cycle.
 
-Partial results of ``K`` clusters (a cluster row, a cluster column, or all clusters) are summed
-as the pairwise tree ``tree_K`` of the contract. The network takes ``g = gcd(f, K)``
-neighbouring partials a cycle (``f`` the expansion factor) and proceeds in two parts:
+The network carries ``S = max(R, C)`` reductions side by side, one per *slice* of its lanes:
+the ``R`` cluster rows' (MV, and the first part of PROJ and NORM) or the ``C`` cluster
+columns' (MTV). A slice sums the ``K`` partials of its row or column as the pairwise tree
+``tree_K`` of the contract, taking ``g = gcd(f, K)`` neighbouring partials a cycle (``f`` the
+expansion factor), in three parts:
 
 * a **group tree** of width ``f``, pipelined, whose level ``log2 g`` holds the sum of the
   ``g`` partials of the group (the first ``log2 g`` levels of ``tree_K``: ``g`` divides ``K``);
@@ -10,17 +12,20 @@ neighbouring partials a cycle (``f`` the expansion factor) and proceeds in two p
   level holds one value: the next one is added to it (the pair's left operand first), unless it
   is the last of its reduction and nothing is held, in which case it passes on (added to
   ``-0``, which changes nothing). That is the level-by-level pairing of ``tree_K``, the odd last
-  element carried up; the final sum leaves level ``H`` with the ``last`` flag.
+  element carried up; the final sum leaves level ``H`` with the ``last`` flag;
+* a **cross tree** of ``ceil(log2 R)`` levels that, for a reduction of all clusters
+  (``across``), pairs the ``R`` row sums the same way (``tree_R``), the total leaving in slice
+  0; otherwise every slice passes through it unchanged, delayed as long.
 
 Nothing loops back, so every adder is pipelined and the network accepts a group every cycle,
-reductions back to back, whatever their sizes (up to ``2**H`` groups). ``f`` sets the width
-of the group tree, so the partials the network takes a cycle: the throughput of every
+reductions back to back, whatever their sizes (up to ``2**H`` groups a slice). ``f`` sets the
+width of the group tree, so the partials a slice takes a cycle: the throughput of every
 reduction, and its cost in adders.
 """
 
 from __future__ import annotations
 
-from amaranth import Array, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,14 +37,15 @@ __all__ = ["ReductionNetwork"]
 
 
 class ReductionNetwork(wiring.Component):
-    """Group tree, then stream tree, of lane vectors from several clusters.
+    """Group tree, stream tree and cross tree of lane vectors from the clusters.
 
     Parameters
     ----------
     config : DcomConfig
-        Expansion factor ``f`` (group tree width), accumulation format and pipelining.
+        Cluster array, expansion factor ``f`` (group tree width), accumulation format and
+        pipelining.
     lanes : int
-        Values reduced side by side (one per accumulator lane).
+        Values a slice reduces side by side (one per accumulator lane).
     tag_bits : int
         Width of ``tag``, which travels with each group and leaves with the final sum.
     library : ModuleLibrary or None
@@ -47,9 +53,8 @@ class ReductionNetwork(wiring.Component):
 
     Attributes
     ----------
-    group_sizes : tuple of int
-        The group sizes ``g`` the network serves (``DcomConfig.reduction_group_sizes``): input
-        ``tap`` selects one by its position.
+    slices : int
+        Reductions side by side (``DcomConfig.network_slices``).
     latency : int
         Cycles from a group entering (``valid``) to its reduction's sum leaving
         (``result_valid``), when it is the reduction's last group
@@ -57,53 +62,64 @@ class ReductionNetwork(wiring.Component):
 
     Ports
     -----
-    valid, last, group, tap, tag : a group enters; ``last`` marks its reduction's last one.
-        The inputs are registered: they may come from a wide multiplexer.
-    result_valid, result, result_tag : a reduction's sum, with the tag of its last group.
+    valid, last, group, columns, across, tag : a group enters, slice ``k`` of input ``t``
+        being partial ``t`` of the group of row (``columns`` low) or column ``k``; ``last``
+        marks its reduction's last group, ``columns`` selects the column group size, and
+        ``across`` sums the row sums into slice 0. The inputs are registered: they may come
+        from a wide multiplexer.
+    result_valid, result, result_tag : a reduction's sums, one per slice (or the total in
+        slice 0), with the tag of its last group.
     """
 
     def __init__(self, config: DcomConfig, lanes: int, tag_bits: int,
                  library: ModuleLibrary | None = None):
         self.config = config
         self.lanes = lanes
-        self.group_sizes = config.reduction_group_sizes
+        self.slices = config.network_slices
         self._library = library
         self.levels = config.expansion_levels
         self.stream_levels = (config.max_reduction_groups - 1).bit_length()
+        self.cross_levels = config.cross_levels
         self.group_latency = config.tree_latency(self.levels)
-        self.stream_latency = config.add_stages + 1
-        self.latency = 1 + self.group_latency + self.stream_levels * self.stream_latency
+        self.stage = config.add_stages + 1
+        self.latency = (1 + self.group_latency
+                        + (self.stream_levels + self.cross_levels) * self.stage)
         assert self.latency == config.network_latency
-        vector = data.ArrayLayout(config.acc.width, lanes)
+        vector = data.ArrayLayout(config.acc.width, self.slices * lanes)
         super().__init__({
             "valid": In(1),
             "last": In(1),
             "group": In(data.ArrayLayout(vector, config.expansion)),
-            "tap": In(range(max(2, len(self.group_sizes)))),
+            "columns": In(1),
+            "across": In(1),
             "tag": In(max(1, tag_bits)),
             "result_valid": Out(1),
             "result": Out(vector),
             "result_tag": Out(max(1, tag_bits)),
         })
 
-    def _adder(self, stages: int):
-        fmt = self.config.acc_format
-        return SharedModule(f"dcom_fp_add_{fmt}_s{stages}", lambda: FPAdder(fmt=fmt, stages=stages),
-                            self._library)
+    def _adder(self, m: Module, name: str, a, b):
+        """An adder of the accumulation format named ``name``; returns its sum."""
+        fmt, stages = self.config.acc_format, self.config.add_stages
+        m.submodules[name] = add = SharedModule(
+            f"dcom_fp_add_{fmt}_s{stages}", lambda: FPAdder(fmt=fmt, stages=stages),
+            self._library)
+        m.d.comb += [add.a.eq(a), add.b.eq(b)]
+        return add.sum
 
     def elaborate(self, platform):
         m = Module()
         config = self.config
-        vector = data.ArrayLayout(config.acc.width, self.lanes)
+        width = self.slices * self.lanes
+        vector = data.ArrayLayout(config.acc.width, width)
         stage = config.add_stages + int(config.tree_registers)
 
         # Input registers.
         group = Signal.like(self.group)
-        valid, last = Signal(), Signal()
-        tap = Signal.like(self.tap)
+        valid, last, columns, across = Signal(), Signal(), Signal(), Signal()
         tag = Signal.like(self.tag)
         m.d.sync += [group.eq(self.group), valid.eq(self.valid), last.eq(self.last),
-                     tap.eq(self.tap), tag.eq(self.tag)]
+                     columns.eq(self.columns), across.eq(self.across), tag.eq(self.tag)]
 
         # Group tree, lane by lane; taps[level] is node 0 of that level.
         nodes = [group[t] for t in range(config.expansion)]
@@ -112,26 +128,29 @@ class ReductionNetwork(wiring.Component):
             sums = []
             for k in range(0, len(nodes), 2):
                 total = Signal(vector, name=f"l{level}_n{k // 2}")
-                for lane in range(self.lanes):
-                    m.submodules[f"add_l{level}_n{k // 2}_{lane}"] = add = \
-                        self._adder(config.add_stages)
-                    m.d.comb += [add.a.eq(nodes[k][lane]), add.b.eq(nodes[k + 1][lane])]
+                for lane in range(width):
+                    result = self._adder(m, f"add_l{level}_n{k // 2}_{lane}",
+                                         nodes[k][lane], nodes[k + 1][lane])
                     if config.tree_registers:
-                        m.d.sync += total[lane].eq(add.sum)
+                        m.d.sync += total[lane].eq(result)
                     else:
-                        m.d.comb += total[lane].eq(add.sum)
+                        m.d.comb += total[lane].eq(result)
                 sums.append(total)
             nodes = sums
             taps.append(nodes[0])
-        # Every tap leaves after the whole tree's latency; the tap choice travels along.
-        aligned = [delay(m, taps[g.bit_length() - 1], self.group_latency -
-                               (g.bit_length() - 1) * stage, f"tap{g}")
-                   for g in self.group_sizes]
-        tap_out = delay(m, tap, self.group_latency, "tap")
-        value = Array(aligned)[tap_out] if len(aligned) > 1 else aligned[0]
+        # Every tap leaves after the whole tree's latency; the choice travels along.
+        g_row, g_col = config.reduction_group_sizes
+        row_tap, column_tap = (
+            delay(m, taps[g.bit_length() - 1],
+                  self.group_latency - (g.bit_length() - 1) * stage, f"tap{g}")
+            for g in (g_row, g_col))
+        value = Signal(vector, name="group_sum")
+        m.d.comb += value.eq(Mux(delay(m, columns, self.group_latency, "columns"), column_tap,
+                                 row_tap))
         valid = delay(m, valid, self.group_latency, "valid")
         last = delay(m, last, self.group_latency, "last")
         tag = delay(m, tag, self.group_latency, "tag")
+        across = delay(m, across, self.group_latency, "across")
 
         # Stream tree: each level pairs the values it receives.
         negative_zero = 1 << (config.acc.width - 1)
@@ -145,16 +164,49 @@ class ReductionNetwork(wiring.Component):
             with m.If(combine):
                 m.d.sync += held_valid.eq(0)
             total = Signal(vector, name=f"s{level}_sum")
-            for lane in range(self.lanes):
-                m.submodules[f"stream_l{level}_{lane}"] = add = self._adder(config.add_stages)
-                m.d.comb += [add.a.eq(Mux(combine, held[lane], value[lane])),
-                             add.b.eq(Mux(combine, value[lane], negative_zero))]
-                m.d.sync += total[lane].eq(add.sum)
-            out_valid = delay(m, combine | carry, self.stream_latency, f"s{level}_valid")
-            last = delay(m, last, self.stream_latency, f"s{level}_last")
-            tag = delay(m, tag, self.stream_latency, f"s{level}_tag")
+            for lane in range(width):
+                result = self._adder(m, f"stream_l{level}_{lane}",
+                                     Mux(combine, held[lane], value[lane]),
+                                     Mux(combine, value[lane], negative_zero))
+                m.d.sync += total[lane].eq(result)
+            out_valid = delay(m, combine | carry, self.stage, f"s{level}_valid")
+            last = delay(m, last, self.stage, f"s{level}_last")
+            tag = delay(m, tag, self.stage, f"s{level}_tag")
+            across = delay(m, across, self.stage, f"s{level}_across")
             valid, value = out_valid, total
 
-        m.d.comb += [self.result_valid.eq(valid), self.result.eq(value),
-                     self.result_tag.eq(tag)]
+        # Cross tree: level by level, position k takes the pair (2k, 2k + 1) of the previous
+        # level when summing across (the odd last one carried), else slice k, delayed.
+        lanes = self.lanes
+        slices = [[value[k * lanes + lane] for lane in range(lanes)] for k in range(self.slices)]
+        count = self.config.cluster_rows
+        for level in range(self.cross_levels):
+            pairs = count // 2
+            out = []
+            for k in range(self.slices):
+                kept = Signal(data.ArrayLayout(config.acc.width, lanes), name=f"x{level}_{k}")
+                source = (slices[2 * k] if 2 * k < count else [0] * lanes)
+                for lane in range(lanes):
+                    m.d.comb += kept[lane].eq(Mux(across, source[lane], slices[k][lane]))
+                kept = delay(m, kept, self.stage, f"x{level}_{k}_kept")
+                if k < pairs:
+                    total = Signal.like(kept, name=f"x{level}_{k}_sum")
+                    for lane in range(lanes):
+                        m.d.sync += total[lane].eq(self._adder(
+                            m, f"cross_l{level}_{k}_{lane}",
+                            slices[2 * k][lane], slices[2 * k + 1][lane]))
+                    chosen = Signal.like(kept, name=f"x{level}_{k}_out")
+                    m.d.comb += chosen.eq(Mux(delay(m, across, self.stage, f"x{level}_{k}_across"),
+                                              total, kept))
+                    kept = chosen
+                out.append([kept[lane] for lane in range(lanes)])
+            valid = delay(m, valid, self.stage, f"x{level}_valid")
+            tag = delay(m, tag, self.stage, f"x{level}_tag")
+            across = delay(m, across, self.stage, f"x{level}_across")
+            slices, count = out, count - pairs
+
+        m.d.comb += [self.result_valid.eq(valid), self.result_tag.eq(tag)]
+        for k in range(self.slices):
+            for lane in range(lanes):
+                m.d.comb += self.result[k * lanes + lane].eq(slices[k][lane])
         return m

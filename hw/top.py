@@ -3,8 +3,8 @@
 Paper section 5.1: clusters in a two-dimensional array, each column of clusters paired with a
 memory bank. This module is the datapath that joins the parts: the tiles (:mod:`dcom.hw.tile`)
 and the buses between them, the banks, program and broadcast memories, the reduction network
-(:mod:`dcom.hw.reduction`) with the multiplexers that bring it the partials of a group of
-clusters, the scalar unit, and the words written into the clusters (results, norms' ``hi`` and
+(:mod:`dcom.hw.reduction`), which reduces every cluster row (or column) side by side, with
+the multiplexers that bring it the partials of a group of clusters, the scalar unit, and the words written into the clusters (results, norms' ``hi`` and
 ``lo``, bank words, copies). The controller (:mod:`dcom.hw.controller`) drives it; the host
 port (:mod:`dcom.hw.host`) serves the host.
 """
@@ -73,39 +73,57 @@ GATHER_MODULE = "dcom_gather"
 
 
 class Gather(wiring.Component):
-    """What one input of the reduction network takes: in each reduction mode (along cluster
-    rows, along cluster columns, over all clusters) one of its candidate partials, chosen
-    by that mode's index.
+    """What one input of one slice of the reduction network takes: a partial of its cluster
+    row or, when ``columns``, of its cluster column, chosen by the group ``index``.
 
-    Every input has the same candidate counts (an input beyond a mode's group size gets
-    zeros), so the multiplexer is one module, synthesized once for all ``f`` inputs.
+    Inputs with the same candidate counts share one module (an input beyond a group size, or
+    a slice beyond the rows or the columns, gets zeros), synthesized once for all of them.
+    Its ``columns`` and ``index`` come from a :class:`GatherSelect` of its own.
 
     Parameters
     ----------
     width : int
         Bits of a partial.
-    counts : tuple of int
-        Candidates in each mode, in the order of the controller's ``feed.mode``.
-    index_bits : tuple of int
-        Width of each mode's index.
+    counts : (int, int)
+        Candidates along the row and along the column.
     """
 
-    def __init__(self, width: int, counts: tuple[int, ...], index_bits: tuple[int, ...]):
+    def __init__(self, width: int, counts: tuple[int, int]):
         self.counts = counts
-        members = {"mode": In(2), "out": Out(width)}
-        for k, (count, bits) in enumerate(zip(counts, index_bits)):
-            members[f"candidates{k}"] = In(data.ArrayLayout(width, count))
-            members[f"index{k}"] = In(bits)
-        super().__init__(members)
+        super().__init__({
+            "columns": In(1),
+            "index": In(max(1, ceil_log2(max(counts)))),
+            "row": In(data.ArrayLayout(width, counts[0])),
+            "column": In(data.ArrayLayout(width, counts[1])),
+            "out": Out(width),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        choices = []
-        for k, count in enumerate(self.counts):
-            candidates = getattr(self, f"candidates{k}")
-            choices.append(Array(candidates[i] for i in range(count))[getattr(self, f"index{k}")]
-                           if count > 1 else candidates[0])
-        m.d.comb += self.out.eq(Array(choices)[self.mode])
+        row, column = (Array(members[i] for i in range(count))[self.index]
+                       if count > 1 else members[0]
+                       for members, count in zip((self.row, self.column), self.counts))
+        m.d.comb += self.out.eq(Mux(self.columns, column, row))
+        return m
+
+
+class GatherSelect(wiring.Component):
+    """The select lines of one :class:`Gather`, registered: a module per multiplexer, so that
+    synthesis keeps the registers apart instead of merging them into one that drives every
+    multiplexer's select tree (as it merges registers with the same inputs).
+
+    Parameters
+    ----------
+    index_bits : int
+    """
+
+    def __init__(self, index_bits: int):
+        super().__init__({"columns": In(1), "index": In(index_bits),
+                          "columns_q": Out(1), "index_q": Out(index_bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += [self.columns_q.eq(self.columns), self.index_q.eq(self.index)]
         return m
 
 
@@ -210,7 +228,8 @@ class Dcom(wiring.Component):
                 d.fill_valid.eq(fill.valid & (fill.all_rows | (fill.row == r))),
                 d.fill_all_cols.eq(fill.all_cols), d.fill_col.eq(fill.col),
                 d.fill_addr.eq(fill.addr), d.fill_lanes.eq(fill.lanes),
-                d.fill_from_row.eq(fill.source == FillSource.ALONG_ROW),
+                d.fill_from_row.eq((fill.source == FillSource.ALONG_ROW)
+                                   | (fill.source == FillSource.ROW_RESULTS)),
                 d.fill_from_col.eq(fill.source == FillSource.ALONG_COLUMN),
             ]
             rows.append(row)
@@ -242,8 +261,7 @@ class Dcom(wiring.Component):
                      for c in range(C)]
         for r in range(R):
             for c in range(C):
-                m.d.comb += [tiles[r][c].row_word.eq(along_row[r]),
-                             tiles[r][c].col_word.eq(along_col[c])]
+                m.d.comb += tiles[r][c].col_word.eq(along_col[c])
 
         # ---- memories ------------------------------------------------------------------------
         # Banks read for LOAD and for the host; the broadcast memory for the host only.
@@ -278,47 +296,48 @@ class Dcom(wiring.Component):
                      broadcast.wr_en.eq(ctl.broadcast_write.en)]
 
         # ---- reduction network and its input multiplexers ---------------------------------
-        g_row, g_col, _ = config.reduction_group_sizes
+        # The network carries `slices` reductions side by side: slice k reduces cluster row k
+        # (MV, PROJ, NORM) or cluster column k (MTV); PROJ's and NORM's row sums are then
+        # summed into slice 0.
+        g_row, g_col = config.reduction_group_sizes
+        slices = config.network_slices
         m.submodules.network = network = ReductionNetwork(
             config, lanes, network_tag_layout(config).size, library)
         # The feed register's set reaches the tiles a distribution register later: so do the
-        # group's selection and its network inputs. Each mode's group index is formed from the
-        # controller's feed register and registered there, so that the multiplexers' select
-        # lines start at a register.
+        # group's selection (registered in each multiplexer) and its network inputs.
         feed = _delayed_feed(m, ctl.feed)
-        group, red_set = ctl.feed.group, ctl.feed.red_set
-        # Group i of a reduction over g neighbours holds clusters i g .. i g + g - 1 of the
-        # row-major order (rows, all) or the column-major order (columns), so tree input t
-        # only ever takes clusters whose position is t modulo g.
-        row_major = [tiles[r][c].partial for r in range(R) for c in range(C)]
-        col_major = [tiles[r][c].partial for c in range(C) for r in range(R)]
-        indices = (red_set * (C // g_row) + group, red_set * (R // g_col) + group, group)
-        modes = tuple((order, g, delay(m, index, 1, f"gather_index{k}"))
-                      for k, (order, g, index) in enumerate(zip((row_major, col_major, row_major),
-                                                                (g_row, g_col, f), indices)))
-        counts = tuple(R * C // g for _, g, _ in modes)
-        index_bits = tuple(len(index) for _, _, index in modes)
-        width = len(Value.cast(network.group[0]))
-        name = f"{GATHER_MODULE}_{width}_{'_'.join(map(str, counts))}"
-        for t in range(f):
-            m.submodules[f"gather{t}"] = gather = SharedModule(
-                name, lambda: Gather(width, counts, index_bits), library)
-            m.d.comb += [gather.mode.eq(feed.mode), network.group[t].eq(gather.out)]
-            for k, (order, g, index) in enumerate(modes):
-                candidates = getattr(gather, f"candidates{k}")
-                m.d.comb += getattr(gather, f"index{k}").eq(index)
-                if t < g:
-                    m.d.comb += Cat(candidates[i] for i in range(counts[k])).eq(
-                        Cat(order[t::g]))
+        # Group i of a reduction over g neighbours holds positions i g .. i g + g - 1 of its
+        # row or column, so tree input t only ever takes the clusters whose position is t
+        # modulo g.
+        width = len(tiles[0][0].partial)
+        for k in range(slices):
+            along = ([tiles[k][c].partial for c in range(C)] if k < R else [],
+                     [tiles[r][k].partial for r in range(R)] if k < C else [])
+            counts = tuple(len(members) // g if members else 1
+                           for members, g in zip(along, (g_row, g_col)))
+            name = f"{GATHER_MODULE}_{width}_{counts[0]}_{counts[1]}"
+            for t in range(f):
+                m.submodules[f"gather{k}_{t}"] = gather = SharedModule(
+                    name, lambda: Gather(width, counts), library)
+                bits = len(gather.index)
+                m.submodules[f"gather{k}_{t}_select"] = select = SharedModule(
+                    f"{GATHER_MODULE}_select_{bits}", lambda: GatherSelect(bits), library)
+                m.d.comb += [select.columns.eq(ctl.feed.mode == 1),
+                             select.index.eq(ctl.feed.group),
+                             gather.columns.eq(select.columns_q), gather.index.eq(select.index_q),
+                             network.group[t].as_value()[k * width:(k + 1) * width].eq(gather.out)]
+                for port, members, g in zip((gather.row, gather.column), along, (g_row, g_col)):
+                    if members and t < g:
+                        m.d.comb += port.eq(Cat(members[t::g]))
         m.d.comb += [network.valid.eq(feed.valid), network.last.eq(feed.last),
-                     network.tap.eq(feed.mode), network.tag.eq(feed.tag)]
+                     network.columns.eq(feed.mode == 1), network.across.eq(feed.mode == 2),
+                     network.tag.eq(feed.tag)]
 
-        # Results rounded to FP16 and registered, with NORM's square widened to FP32; then
-        # placed in column 0 (u side) or row 0 (v side) of a word.
-        result16 = Signal(data.ArrayLayout(16, lanes))
+        # Results rounded to FP16 and registered, with NORM's square widened to FP32.
+        result16 = Signal(data.ArrayLayout(16, slices * lanes))
         square = Signal(32)
-        narrowed = Signal(data.ArrayLayout(16, lanes))
-        for lane in range(lanes):
+        narrowed = Signal(data.ArrayLayout(16, slices * lanes))
+        for lane in range(slices * lanes):
             if acc.name == "fp16":
                 m.d.comb += narrowed[lane].eq(canonical_nan(network.result[lane], acc))
             else:
@@ -336,11 +355,34 @@ class Dcom(wiring.Component):
                      ctl.result_valid.eq(network.result_valid),
                      ctl.result_tag.eq(network.result_tag)]
         m.d.comb += ctl.result_square.eq(square)
-        result_word = Signal(word)
-        for i in range(P):
-            for j in range(Q):
-                m.d.comb += result_word[i * Q + j].eq(
-                    Mux(fill.result_in_col0, result16[i], result16[j]))
+
+        def result_word(k, in_col0):
+            """Slice ``k``'s result in column 0 (``in_col0``) or row 0 of a word, repeated
+            across the other lanes (the fill's lane mask keeps the ones it writes)."""
+            word_ = Signal(word, name=f"result_word_{k}")
+            for i in range(P):
+                for j in range(Q):
+                    m.d.comb += word_[i * Q + j].eq(
+                        Mux(in_col0, result16[k * lanes + i], result16[k * lanes + j]))
+            return word_
+
+        # An MV result reaches each cluster row's tiles through the row input of their fill
+        # (free: a BCAST, the other user, waits until the back end is idle), registered here
+        # as the fill's control is registered in the rows; one select register per row, as
+        # it drives a word of multiplexers.
+        row_fill = fill.valid & (fill.source == FillSource.ROW_RESULTS)
+        row_words = []
+        for r in range(R):
+            held = Signal(data.ArrayLayout(16, P), name=f"row_result_{r}")
+            selected = Signal(name=f"row_result_{r}_valid")
+            m.d.sync += selected.eq(row_fill)
+            with m.If(row_fill):
+                m.d.sync += held.eq(Cat(result16[r * lanes + i] for i in range(P)))
+            repeated = Cat(held[i] for i in range(P) for _ in range(Q))
+            row_words.append(Mux(selected, repeated, along_row[r]))
+        for r in range(R):
+            for c in range(C):
+                m.d.comb += tiles[r][c].row_word.eq(row_words[r])
 
         # ---- scalar unit, and the split of 1/x into FP16 hi + lo -------------------------------
         m.submodules.scalar = scalar = ScalarUnit()
@@ -370,7 +412,7 @@ class Dcom(wiring.Component):
         common = Signal(word)
         with m.Switch(fill.source):
             with m.Case(FillSource.RESULT):
-                m.d.comb += common.eq(result_word)
+                m.d.comb += common.eq(result_word(0, fill.result_in_col0))
             with m.Case(FillSource.HI):
                 m.d.comb += common.eq(hi_word)
             with m.Case(FillSource.LO):
@@ -378,8 +420,9 @@ class Dcom(wiring.Component):
         for c in range(C):
             column_word = Signal(config.word_bits, name=f"fill_column_{c}")
             with m.If(fill.valid):
-                m.d.sync += column_word.eq(Mux(fill.source == FillSource.BANK, banks[c].rd0_data,
-                                               common))
+                m.d.sync += column_word.eq(
+                    Mux(fill.source == FillSource.BANK, banks[c].rd0_data,
+                        Mux(fill.source == FillSource.COLUMN_RESULTS, result_word(c, 0), common)))
             for r in range(R):
                 m.d.comb += tiles[r][c].fill_word.eq(column_word)
         return m

@@ -2,8 +2,8 @@
 
 Builds the paper's design point with Verilator (once; the build is cached under the dcom build
 folder), runs the top-level Lanczos bench on an activation-like matrix, checks every stored word
-of U and V and every alpha and beta against the ISA simulator, and prints the build time, the
-simulated cycles and the wall time. Not part of the test suite: it takes several minutes.
+of U and V and every alpha and beta against the ISA simulator and every cycle counter against
+the cycle model, and prints the build time, the simulated cycles and the wall time. Not part of the test suite: it takes several minutes.
 
     python scripts/fullscale_smoke.py [--rows 512] [--cols 512] [--steps 8] [--cflags=-O1]
                                       [--build-jobs N] [--host-port]
@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 from dcom.config import DcomConfig
+from dcom.isa import Status
+from dcom.sw.compiler import compile_lanczos
+from dcom.sw.cycles import program_cycles
 from dcom.tb.cosim import run_cocotb, simulator_build_dir, write_verilog
 from dcom.tb.top import top_design
 
@@ -74,6 +77,15 @@ def main() -> None:
           f"({cycles / simulated:.0f} cycles/s, host I/O included)")
     print("  per class: " + ", ".join(f"{k[7:]}={v}" for k, v in counters.items()
                                        if k.startswith("cycles_")))
+    program = compile_lanczos(config, args.rows, args.cols, args.steps).program
+    status = Status[record["status"]]
+    stop = (status, record["stop_pc"]) if status in (Status.BREAKDOWN, Status.OVERFLOW) else None
+    model = program_cycles(config, program, stop=stop).counters()
+    if model != counters:
+        raise SystemExit("the cycle model differs from the RTL's counters: " + ", ".join(
+            f"{name} model {model[name]} RTL {counters[name]}" for name in model
+            if model[name] != counters.get(name)))
+    print("  cycle model: every counter equal to the RTL's")
 
 
 def _test_seconds(results_xml: Path) -> float:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from dcom.config import DcomConfig
+from dcom.config import DcomConfig, batch_size
 from dcom.isa import (Instruction, InstructionClass, Opcode, Side, Status, instruction_class,
                       steps_interfere, touches_writes_of)
 from dcom.sw.isasim import check_instruction
@@ -68,16 +68,12 @@ def latencies(config: DcomConfig) -> Latencies:
                      config.scalar_latency)
 
 
-def reduction_groups(config: DcomConfig, op: Opcode) -> tuple[int, int]:
-    """``(reductions, groups)`` of one sum of MV, MTV, PROJ or NORM: the reductions its job
-    feeds to the network one after the other (a cluster row's, a cluster column's, or all
-    clusters' partials) and the groups of ``gcd(f, K)`` partials each has."""
-    R, C = config.cluster_rows, config.cluster_cols
-    if op == Opcode.MV:
-        return R, C // config.reduction_group(C)
-    if op == Opcode.MTV:
-        return C, R // config.reduction_group(R)
-    return 1, config.n_groups
+def reduction_groups(config: DcomConfig, op: Opcode) -> int:
+    """Groups one sum of MV, MTV, PROJ or NORM feeds to the reduction network: the cluster
+    columns' (MTV) or the cluster rows' (the others) reductions side by side, each ``K``
+    partials in groups of ``gcd(f, K)``; PROJ and NORM then sum the row sums."""
+    row, column = config.reduction_group_counts
+    return column if op == Opcode.MTV else row
 
 
 def loop_counts(ins: Instruction) -> tuple[int, int]:
@@ -203,8 +199,9 @@ def _commands(config: DcomConfig, ins: Instruction, batch: int):
                Opcode.UPDATE: lambda g, k: (a + g * d + k, b + k),
                Opcode.SCALE: lambda g, p: (a + g, b + p)}[op]
     reducing = op in REDUCING
-    for g0 in range(0, outer, batch):
-        size = min(batch, outer - g0)
+    g0 = 0
+    while g0 < outer:
+        size = batch_size(outer - g0, batch)
         if op == Opcode.UPDATE:
             for s in range(size):
                 yield (s, True, False, True, False, (c + g0 + s,), None, False, False, size)
@@ -222,6 +219,7 @@ def _commands(config: DcomConfig, ins: Instruction, batch: int):
                 yield (s, False, True, False, False, (), a + g0 + s, False, False, size)
                 yield (s, False, True, False, False, (), c + (g0 + s) * d, True, s == size - 1,
                        size)
+        g0 += size
 
 
 def program_cycles(config: DcomConfig, program, *, stop: tuple[Status, int] | None = None,
@@ -287,7 +285,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
     cool = [0] * S
     settle = [0] * S
     set_base = 0
-    jobs = deque()             # [set, feeds left, groups a reduction, is NORM]
+    jobs = deque()             # [set, groups left, is NORM]
     results = deque()          # (cycle its result leaves the network, is NORM)
     writes = deque()           # (issue cycle, word) of write-backs in flight
     clusters_busy_until = 0
@@ -410,9 +408,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
             if trace is not None:
                 trace["groups"].append(t)
             feed[1] -= 1
-            if feed[1] % feed[2] == 0:
-                results.append((t + result_delay, feed[3]))
             if feed[1] == 0:
+                results.append((t + result_delay, feed[2]))
                 jobs.popleft()
                 busy_sets[feed[0]] = False
         if issue is not None:
@@ -432,8 +429,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
             if releases:
                 busy_sets[k] = False
             if job:
-                reductions, groups = reduction_groups(config, Opcode(ins.op))
-                jobs.append([k, reductions * groups, groups, ins.op == Opcode.NORM])
+                jobs.append([k, reduction_groups(config, Opcode(ins.op)),
+                             ins.op == Opcode.NORM])
             if ends:
                 set_base = (set_base + size) % S
                 first_batch = False

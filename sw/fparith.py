@@ -30,7 +30,7 @@ from dcom.config import FORMATS
 from dcom.sw.validation import InputError
 
 __all__ = ["float_dtype", "bits_dtype", "format_of", "to_bits", "from_bits", "canonicalize_nan",
-           "round_to", "multiply", "add", "tree_sum", "fold_sum", "icsum"]
+           "round_to", "multiply", "add", "tree_sum", "fold_sum", "icsum", "grid_icsum"]
 
 
 def _check_format(fmt: str) -> str:
@@ -256,3 +256,22 @@ def icsum(x, axis: int = -1) -> np.ndarray:
             summed = _raw_add(x[..., 0:2 * pairs:2], x[..., 1:2 * pairs:2])
             x = np.concatenate([summed, x[..., 2 * pairs:]], axis=-1)
     return canonicalize_nan(x[..., 0])
+
+
+def grid_icsum(x) -> np.ndarray:
+    """The reduction of all clusters: :func:`icsum` of each cluster row's partials, then
+    :func:`icsum` of the row sums (``tree_R`` of the rows' ``tree_C``).
+
+    For ``C`` a power of two it is :func:`icsum` of all ``R C`` partials in row-major order.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        float16 or float32 partial results, ``(R, C, ...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x.shape[2:]``, in the same format.
+    """
+    return icsum(icsum(x, axis=1), axis=0)

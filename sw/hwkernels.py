@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from dcom.config import DcomConfig
-from dcom.sw.fparith import fold_sum, icsum, multiply, round_to, tree_sum
+from dcom.sw.fparith import fold_sum, grid_icsum, icsum, multiply, round_to, tree_sum
 from dcom.sw.mapping import MatrixMapping
 from dcom.sw.validation import check_fp16_range, check_matrix
 
@@ -117,7 +117,8 @@ def dot(mapping: MatrixMapping, side: str, a: np.ndarray, b: np.ndarray) -> np.n
     """DOT of padded ``side`` vectors, kept in the accumulation format.
 
     Each cluster folds ``tree_P`` (u-side) or ``tree_Q`` (v-side) of the chunk products it owns,
-    in chunk order; ``icsum`` combines all ``R C`` clusters in cluster order.
+    in chunk order; ``grid_icsum`` combines all ``R C`` clusters: each cluster row's sum, then
+    the rows'.
 
     Parameters
     ----------
@@ -141,7 +142,7 @@ def dot(mapping: MatrixMapping, side: str, a: np.ndarray, b: np.ndarray) -> np.n
     per_chunk = tree_sum(
         products.reshape((mapping.n_chunks(side), mapping.chunk_width(side)) + rest), axis=1)
     partial = fold_sum(mapping.chunks_by_cluster(side, per_chunk), axis=2)   # (R, C, ...)
-    return icsum(partial.reshape((cfg.n_clusters,) + rest), axis=0)
+    return grid_icsum(partial)
 
 
 def project_out(mapping: MatrixMapping, side: str, w: np.ndarray,

@@ -7,7 +7,8 @@ instruction is executed whole, vectorized over clusters and over its steps, with
 of :mod:`dcom.sw.fparith`, so that each expanded cluster command computes exactly what
 :class:`dcom.sw.clustermodel.ClusterModel` computes: trees over the grid axis of a path,
 ``RESTART`` as ``+0 ⊕ t``, ``PRELOAD`` as ``widen``, write-backs rounded to FP16 with the
-canonical NaN; reductions across clusters are :func:`~dcom.sw.fparith.icsum` in cluster order.
+canonical NaN; reductions across a cluster row or column are :func:`~dcom.sw.fparith.icsum` in
+cluster order, across all clusters :func:`~dcom.sw.fparith.grid_icsum`.
 
 Conventions shared with the RTL controller (``dcom.hw.top``), from docs/isa.md
 ("Clarifications"):
@@ -32,7 +33,7 @@ import numpy as np
 from dcom.config import DcomConfig
 from dcom.isa import (OPERANDS, SIDED_OPCODES, Instruction, Opcode, Side, Status,
                       steps_interfere)
-from dcom.sw.fparith import (fold_sum, icsum, multiply, round_to, to_bits,
+from dcom.sw.fparith import (fold_sum, grid_icsum, icsum, multiply, round_to, to_bits,
                              tree_sum)
 from dcom.sw.hwkernels import reciprocal_split
 from dcom.sw.validation import InputError
@@ -372,7 +373,7 @@ class IsaSimulator:
             basis = self._grid(a, n, m, d)[:, :, :, steps]                   # (R, C, n, kk, PQ)
             vec = self.buffers[:, :, b:b + n, None]                          # (R, C, n, 1, PQ)
             partial = fold_sum(self._trees(basis, vec, path), axis=2)        # (R, C, kk, L)
-            coefficients = icsum(partial.reshape((-1,) + partial.shape[2:]), axis=0)  # (kk, L)
+            coefficients = grid_icsum(partial)                               # (kk, L)
             # U coefficients go to row 0 of the word, V coefficients to column 0.
             self.buffers[:, :, c + np.arange(m)[steps, None], self._lanes(path, 0)] = \
                 self._fp16_bits(coefficients)
@@ -402,7 +403,7 @@ class IsaSimulator:
             return
         vec = self.buffers[:, :, a:a + n]                                    # (R, C, n, PQ)
         partial = fold_sum(self._trees(vec, vec, path), axis=2)              # (R, C, L)
-        square = icsum(partial[..., 0].reshape(-1))
+        square = grid_icsum(partial[..., 0])
         with np.errstate(invalid="ignore"):
             alpha = round_to(np.sqrt(round_to(square, "fp32")), "fp32")
         self.broadcast[m] = to_bits(alpha)

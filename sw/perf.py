@@ -202,9 +202,10 @@ def _run_table(run: LanczosPerf) -> Table:
               f"cycle(s) a word) serve only LOAD and STORE; were A streamed from them for every "
               f"product, each bank would feed its {run.config.cluster_rows} clusters and MV "
               f"would take {run.config.cluster_rows * run.config.bank_cycles_per_word}x its "
-              f"multiplier bound. The reduction network takes one group of f partials a cycle "
-              f"while later sums multiply; the scalar unit one square root, then one "
-              f"reciprocal, per NORM.")
+              f"multiplier bound. The reduction network takes a group of f partials a cycle "
+              f"from every cluster row (MV, PROJ, NORM, whose row sums a cross tree then sums) "
+              f"or cluster column (MTV) side by side, while later sums multiply; the scalar "
+              f"unit one square root, then one reciprocal, per NORM.")
 
 
 def _fit_notes(run: LanczosPerf, host_link_gbps: float | None) -> str:
@@ -253,13 +254,17 @@ def _sweep_table(sweep: list[LanczosPerf]) -> Table:
              base.bound_cycles / r.bound_cycles,
              "network" if _balance(r) == "reduction" else "multipliers"] for r in sweep]
     if balanced:
-        cause = (f"Below f={balanced[0]} the matrix products are limited by the reduction "
-                 f"network ({config.n_clusters} partials a tile row take "
-                 f"{config.n_clusters} / f cycles, more than the tile row's multiplies); from "
-                 f"f={balanced[0]} they are limited by the multipliers, and a larger f only "
-                 f"shortens the global reductions of PROJ and NORM ({config.n_clusters} / f "
-                 f"groups each), against one more level of the network's tree, and costs "
-                 f"f - 1 adders per lane.")
+        R, C = config.cluster_rows, config.cluster_cols
+        below = (f"Below f={balanced[0]} the matrix products are limited by the reduction "
+                 f"network (a cluster row's {C} partials take {C} / f cycles, more than a tile "
+                 f"row's multiplies); from f={balanced[0]}"
+                 if balanced[0] != base.config.expansion else "At every f swept")
+        cause = (f"{below} they are limited by the multipliers, as the network reduces the "
+                 f"{R} cluster rows (MV) or {C} columns (MTV) side by side. A larger f only "
+                 f"shortens the reductions of PROJ and NORM ({C} / f groups a row, the rows "
+                 f"side by side, then a tree over the row sums; no shorter beyond f = {C}), "
+                 f"against one more level of the network's group tree, and costs f - 1 adders "
+                 f"per lane in each of the network's {config.network_slices} slices.")
     else:
         cause = "The matrix products stay limited by the reduction network at every f swept."
     return Table(
@@ -273,7 +278,7 @@ def _sweep_table(sweep: list[LanczosPerf]) -> Table:
               f"f={best_bound.config.expansion}, {base.bound_cycles / best_bound.bound_cycles:.2f}x. "
               f"The paper: f={PAPER_OPTIMAL_EXPANSION}, {PAPER_EXPANSION_SPEEDUP}x. In dcom, f "
               f"is the width of the reduction network's group tree: it takes the partials of "
-              f"f clusters a cycle. {cause}")
+              f"f clusters of every cluster row (or column) a cycle. {cause}")
 
 
 def _phase_table(run: LanczosPerf) -> Table:

@@ -48,10 +48,9 @@ def instruction_bounds(config: DcomConfig, ins: Instruction) -> dict[str, int]:
     if op in (Opcode.MV, Opcode.MTV, Opcode.PROJ, Opcode.NORM):
         outer, inner = loop_counts(ins)
         if outer and inner:
-            sets, groups = reduction_groups(config, op)
             bounds["commands"] = outer * inner
-            bounds["reduction"] = outer * sets * groups
-            bounds["fill"] = 2 if op == Opcode.NORM else outer * sets
+            bounds["reduction"] = outer * reduction_groups(config, op)
+            bounds["fill"] = 2 if op == Opcode.NORM else outer
             bounds["scalar"] = 2 * lat.scalar if op == Opcode.NORM else 0
     elif op == Opcode.UPDATE:
         bounds["commands"] = n * (m + 2)

@@ -197,6 +197,10 @@ LANCZOS_CASES = {
                      dict(rows=40, cols=12, steps=6)),
     "2x2-2x2-f2-wide": (SMALL_CONFIG, dict(rows=9, cols=22, steps=5)),
     "2x2-2x2-f2-rank2-breakdown": (SMALL_CONFIG, dict(rows=12, cols=10, steps=6, exact_rank=2)),
+    # Odd rows and columns: the stream and cross trees carry an odd last sum, and a reduction
+    # of all clusters (rows first) is not the row-major tree.
+    "3x3-2x2-f1-odd": (SMALL_CONFIG.replace(cluster_rows=3, cluster_cols=3, expansion=1),
+                       dict(rows=13, cols=11, steps=5)),
     "2x4-4x4-f4-default-pipeline": (DcomConfig(cluster_rows=2, cluster_cols=4, grid_rows=4,
                                                 grid_cols=4, buffer_depth=128, bank_depth=256,
                                                 broadcast_depth=32, program_depth=256,

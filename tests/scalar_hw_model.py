@@ -149,7 +149,8 @@ class ScalarMachine:
                     acc = ar.add(acc, ar.tree([ar.mul(a[chunk * width + e], b[chunk * width + e])
                                                for e in range(width)]))
             partials.append(acc)
-        return ar.icsum(partials)
+        C = self.C      # each cluster row's sum, then the rows'
+        return ar.icsum([ar.icsum(partials[r * C:(r + 1) * C]) for r in range(self.R)])
 
     def cgs_pass(self, side, w, basis):
         """basis: list of j vectors (each a list as long as w)."""

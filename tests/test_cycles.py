@@ -56,22 +56,24 @@ def test_mv_overlaps_its_reductions_with_its_multiplies():
     run = program_cycles(SMALL, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=2), HALT])
     mv = run.instructions[0]
     # Six MULTIPLYs in cycles 10-15; tile row g's last in cycle 11 + 2 g can be fed 5 cycles
-    # later, and its job feeds R = 2 reductions of one group each: cycles 16-21, back to back.
-    # The results are written 6 cycles after their feeds, the last in 27; HALT stops in 28.
+    # later, and its job is one group (both cluster rows side by side, C / f = 1 group each):
+    # cycles 16, 18, 20. The results are written 6 cycles after their feeds, the last in 26;
+    # HALT stops in 27.
     assert (mv.start, mv.issued) == (FIRST_START, 16)
-    assert run.total == 28
-    assert run.counters()["cycles_mv"] == 28 - FIRST_START
+    assert run.total == 27
+    assert run.counters()["cycles_mv"] == 27 - FIRST_START
 
 
 def test_norm_and_its_data_stop():
     norm = Instruction(Opcode.NORM, a=0, b=8, n=2, m=3)
-    # MULTIPLYs in 10 and 11, fed in 16 and 17 (R C / f = 2 groups), the sum in 23; square
-    # root done in 23 + 29, reciprocal in 23 + 58, three cycles to split it into hi and lo, the
-    # two words in the next two cycles.
+    # MULTIPLYs in 10 and 11, fed in 16 (both cluster rows side by side, C / f = 1 group,
+    # then the cross tree sums the two row sums), the sum in 22; square root done in 22 + 29,
+    # reciprocal in 22 + 58, three cycles to split it into hi and lo, the two words in the
+    # next two cycles.
     run = program_cycles(SMALL, [norm, HALT])
-    assert run.total == 23 + 2 * 29 + 3 + 2 + 1
+    assert run.total == 22 + 2 * 29 + 3 + 2 + 1
     stopped = program_cycles(SMALL, [norm, HALT], stop=(Status.BREAKDOWN, 0))
-    assert (stopped.status, stopped.stop_pc, stopped.total) == (Status.BREAKDOWN, 0, 23 + 29)
+    assert (stopped.status, stopped.stop_pc, stopped.total) == (Status.BREAKDOWN, 0, 22 + 29)
     with pytest.raises(InputError, match="not a NORM"):
         program_cycles(SMALL, [Instruction(Opcode.ZERO)], stop=(Status.BREAKDOWN, 0))
     with pytest.raises(InputError, match="stop"):
@@ -82,17 +84,17 @@ def test_independent_reductions_overlap_and_conflicting_ones_wait():
     mv = Instruction(Opcode.MV, a=0, b=10, c=20, n=2, m=1)
     mtv = Instruction(Opcode.MTV, a=0, b=12, c=24, n=1, m=2)
     # MV's commands in 10 and 11; FETCH, DECODE, the checks, and MTV starts in 19 while MV's
-    # four results (fed 15-18) are on the way: its words do not meet MV's outputs.
+    # two results (fed 15 and 16) are on the way: its words do not meet MV's outputs.
     run = program_cycles(SMALL, [mv, mtv, HALT])
     assert [t.start for t in run.instructions] == [FIRST_START, 19]
-    # MTV's commands in 20 and 21; its jobs are fed 25-28; the last result is written in 34,
-    # and HALT stops in 35.
-    assert run.total == 35
+    # MTV's commands in 20 and 21; its jobs are fed in 25 and 26; the last result is written
+    # in 32, and HALT stops in 33.
+    assert run.total == 33
     by_class = run.by_class
-    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (10, 16)
-    # Reading MV's output words, MTV waits until MV's last result is written (in 24).
+    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (10, 14)
+    # Reading MV's output words, MTV waits until MV's last result is written (in 22).
     reads_result = Instruction(Opcode.MTV, a=0, b=20, c=24, n=1, m=2)
-    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 25
+    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 23
 
 
 def test_pipelined_accumulators_space_the_commands_of_a_sum():
@@ -107,6 +109,13 @@ def test_pipelined_accumulators_space_the_commands_of_a_sum():
     assert wide.batch == 3
     mv = program_cycles(wide, [Instruction(Opcode.MV, a=0, b=10, c=20, n=3, m=4), HALT])
     assert mv.instructions[0].issued == 10 + 3 * 4
+    # The last batch takes a remainder below two batches: four tile rows go as one batch of
+    # four (8 commands, no stall), not three and then one whose two commands wait 3 cycles.
+    tail = program_cycles(wide, [Instruction(Opcode.MV, a=0, b=10, c=20, n=4, m=2), HALT])
+    assert tail.instructions[0].issued == 10 + 8
+    # Seven: three, then four.
+    seven = program_cycles(wide, [Instruction(Opcode.MV, a=0, b=10, c=20, n=7, m=2), HALT])
+    assert seven.instructions[0].issued == 10 + 14
 
 
 def test_write_back_hazards_stall_exactly():

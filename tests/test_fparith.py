@@ -6,7 +6,7 @@ from scalar_hw_model import Arith, bits16, bits32, fp16, fp32
 
 from dcom.config import FORMATS
 from dcom.sw import InputError
-from dcom.sw.fparith import (add, canonicalize_nan, from_bits, icsum, fold_sum, multiply,
+from dcom.sw.fparith import (add, canonicalize_nan, from_bits, grid_icsum, icsum, fold_sum, multiply,
                              round_to, to_bits, tree_sum)
 
 SPECIALS16 = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 65504.0, -65504.0, 6.0e-8, -6.0e-8,
@@ -142,3 +142,17 @@ def test_bad_arguments_are_named():
         add(np.zeros(2, np.float16), np.zeros(2, np.float32))
     with pytest.raises(InputError, match="bits"):
         from_bits(np.array([1 << 16]), "fp16")
+
+
+def test_grid_icsum_sums_the_rows_then_the_row_sums():
+    one, tiny = np.float32(1.0), np.float32(2.0 ** -24)
+    # 2 x 3 clusters: the rows give 3 and 3 t exactly; 3 + 3 t is 3 + 3/4 of an ulp (2^-22),
+    # which rounds up.
+    x = np.array([[one, one, one], [tiny, tiny, tiny]])
+    assert grid_icsum(x)[()] == np.float32(3.0) + np.float32(2.0 ** -22)
+    # The row-major tree over six pairs 1 with t (which is lost) and ends with 3 + 2 t, half
+    # an ulp, a tie that rounds to even: 3.
+    assert icsum(x.reshape(-1))[()] == np.float32(3.0)
+    # With C a power of two the two are the same tree.
+    y = np.random.default_rng(3).standard_normal((4, 4, 5)).astype(np.float32)
+    assert np.array_equal(to_bits(grid_icsum(y)), to_bits(icsum(y.reshape(16, 5), axis=0)))

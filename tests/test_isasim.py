@@ -52,6 +52,13 @@ class ClusterArrayReference:
     def reduced_bits(self, partials):
         return to_bits(round_to(icsum(np.stack(partials), axis=0), "fp16"))
 
+    def reduce_all(self, acc):
+        """Accumulators ``acc`` (set 0) of all clusters: each cluster row's sum, then the
+        rows'."""
+        rows = [icsum(np.stack([getattr(cl, acc)[0] for cl in row]), axis=0)
+                for row in self.clusters]
+        return icsum(np.stack(rows), axis=0)
+
     def write(self, cl, addr, values, in_column):
         """Write FP16 bits ``values`` to column 0 (``in_column``) or row 0 of word ``addr``."""
         P, Q = self.config.grid_rows, self.config.grid_cols
@@ -112,7 +119,7 @@ class ClusterArrayReference:
                     self.issue(broadcast="COL" if u else "ROW",
                                **{acc: "ACCUMULATE" if s else "RESTART"},
                                a_addr=a + s * d + k, b_addr=b + s)
-                coefficients = self.reduced_bits([getattr(cl, acc)[0] for cl in self.all()])
+                coefficients = to_bits(round_to(self.reduce_all(acc), "fp16"))
                 for cl in self.all():
                     self.write(cl, c + k, coefficients, in_column=not u)
         elif op == Opcode.UPDATE:
@@ -129,7 +136,7 @@ class ClusterArrayReference:
                 self.issue(broadcast="COL" if u else "ROW",
                            **{acc: "ACCUMULATE" if s else "RESTART"}, a_addr=a + s,
                            b_addr=a + s)
-            square = icsum(np.stack([getattr(cl, acc)[0][0] for cl in self.all()]))
+            square = self.reduce_all(acc)[0]
             with np.errstate(invalid="ignore"):
                 alpha = round_to(np.sqrt(np.float32(square)), "fp32")
             self.broadcast[m] = to_bits(alpha)

@@ -330,18 +330,29 @@ class DcomConfig:
         return max(self.cluster_rows, self.cluster_cols)
 
     @property
+    def stream_levels(self) -> int:
+        """Adder levels that sum a reduction's groups as they stream in: one per doubling of
+        :attr:`max_reduction_groups`."""
+        return (self.max_reduction_groups - 1).bit_length()
+
+    @property
     def cross_levels(self) -> int:
         """Adder levels that sum the ``R`` row sums of a reduction of all clusters."""
         return (self.cluster_rows - 1).bit_length()
 
     @property
     def network_latency(self) -> int:
-        """Cycles from a group entering the reduction network to its reduction's sum leaving
-        it: the input register, the group tree of ``log2 f`` levels, one level of the stream
-        tree per doubling of :attr:`max_reduction_groups`, and the :attr:`cross_levels`."""
-        stream_levels = (self.max_reduction_groups - 1).bit_length()
+        """Cycles from a group entering the reduction network to its row or column sum
+        leaving it: the input register, the group tree of ``log2 f`` levels and one level of
+        the stream tree per doubling of :attr:`max_reduction_groups`."""
         return (1 + self.tree_latency(self.expansion_levels)
-                + (stream_levels + self.cross_levels) * (self.add_stages + 1))
+                + self.stream_levels * (self.add_stages + 1))
+
+    @property
+    def cross_latency(self) -> int:
+        """Further cycles of a reduction of all clusters (PROJ, NORM): the
+        :attr:`cross_levels`."""
+        return self.cross_levels * (self.add_stages + 1)
 
     @property
     def check_cycles(self) -> int:
@@ -366,11 +377,6 @@ class DcomConfig:
     def bank_cycles_per_word(self) -> int:
         """Cycles a bank needs to deliver one word, ``ceil(word_bits / bank_width)``."""
         return -(-self.word_bits // self.bank_width)
-
-    @property
-    def n_groups(self) -> int:
-        """Number of expansion groups, ``R * C / f``."""
-        return self.n_clusters // self.expansion
 
     def replace(self, **changes) -> "DcomConfig":
         """Return a copy with ``changes`` applied (and validated)."""

@@ -18,9 +18,10 @@ enters a queue. The back end takes the head job once the set's last update has l
 feeds its groups to the network, one a cycle, jobs back to back: an MV job reduces the ``C``
 partials of every cluster row side by side (``C / gcd(f, C)`` groups), an MTV job those of
 every cluster column, a PROJ or NORM job those of every row, whose sums the network's cross
-tree then sums. The network's results are
-written to the owning clusters as they leave it, an MV job's in every cluster row at once and
-an MTV job's in every cluster column (NORM's goes to the scalar unit). So the multiplies of later sums
+tree then sums (``cross_latency`` cycles more: an MV or MTV job's groups wait until an earlier
+PROJ or NORM job's total has left it, so results leave one at a time and in order). The
+network's results are written to the owning clusters as they leave it, an MV job's in every
+cluster row at once and an MTV job's in every cluster column (NORM's goes to the scalar unit). So the multiplies of later sums
 overlap the reductions of earlier ones, and the next instruction's front end overlaps this
 instruction's back end unless their words conflict.
 
@@ -441,7 +442,17 @@ class Controller(wiring.Component):
         group = Signal(16)
         row_groups, column_groups = config.reduction_group_counts
         groups = Mux(head.kind == JobKind.MTV, column_groups, row_groups)
+        # A row or column reduction's groups wait until a reduction across, fed earlier,
+        # has left the network's cross tree (they leave the network before it).
+        across_head = (head.kind == JobKind.PROJ) | (head.kind == JobKind.NORM)
         feeding = (job_count != 0) & (settle[head.acc_set] == 0)
+        if config.cross_latency:
+            cross_wait = Signal(range(config.cross_latency + 1))
+            feeding &= across_head | (cross_wait == 0)
+            with m.If(feeding & across_head):
+                m.d.sync += cross_wait.eq(config.cross_latency)
+            with m.Elif(cross_wait != 0):
+                m.d.sync += cross_wait.eq(cross_wait - 1)
         last_group = group + 1 == groups
         tag = Signal(network_tag_layout(config))
         m.d.comb += [tag.kind.eq(head.kind), tag.side_v.eq(head.side_v), tag.addr.eq(head.addr),
@@ -469,9 +480,15 @@ class Controller(wiring.Component):
                                                         Mux(is_proj, JobKind.PROJ,
                                                             JobKind.NORM)))),
                          jobs[job_tail].side_v.eq(side_v),
-                         jobs[job_tail].owner.eq(owner),
-                         jobs[job_tail].addr.eq(inst.c + slot),
                          job_tail.eq(Mux(job_tail == S - 1, 0, job_tail + 1))]
+        # Where a job's result goes is written a cycle after its push, off the issue logic's
+        # paths: the back end reads it no sooner than the set has settled.
+        assert config.cluster_latency + config.acc_stages >= 1
+        pushed, pushed_tail = Signal(), Signal.like(job_tail)
+        m.d.sync += [pushed.eq(push), pushed_tail.eq(job_tail)]
+        with m.If(pushed):
+            m.d.sync += [jobs[pushed_tail].owner.eq(owner),
+                         jobs[pushed_tail].addr.eq(inst.c + slot)]
             with m.If(owner == last_owner):
                 m.d.sync += [owner.eq(0), slot.eq(slot + 1)]
             with m.Else():
@@ -596,8 +613,12 @@ class Controller(wiring.Component):
                     m.next = "DECODE"
 
             with m.State("DECODE"):
+                # The memory loops' registers are cleared here rather than at the start, which
+                # waits for the clusters' idle flags (late: an AND of every cluster's).
                 m.d.sync += [inst.eq(decoded), inst_pc.eq(pc), pc.eq(pc + 1), bad_pc.eq(0),
-                             check_wait.eq(config.check_cycles - 1), owner.eq(0), slot.eq(0)]
+                             check_wait.eq(config.check_cycles - 1), owner.eq(0), slot.eq(0),
+                             inner.eq(0), moving.eq(0), rate.eq(0), source_k.eq(0),
+                             source_slot.eq(0)]
                 m.next = "CHECK"
                 with m.If(~busy):
                     m.next = "IDLE"
@@ -632,9 +653,7 @@ class Controller(wiring.Component):
                             if klass is not None:
                                 with m.Case(code):
                                     m.d.comb += cls.eq(1 << klass)
-                    m.d.sync += [inst_class.eq(cls), inner.eq(0), moving.eq(0), rate.eq(0),
-                                 source_k.eq(0), source_slot.eq(0),
-                                 g0.eq(0), s.eq(0), mid.eq(0), second.eq(0),
+                    m.d.sync += [inst_class.eq(cls), g0.eq(0), s.eq(0), mid.eq(0), second.eq(0),
                                  bsz.eq(batch_size(outer_start, 0)),
                                  outer.eq(outer_start), mids.eq(mids_start),
                                  stride_inner.eq(stride_inner_start),

@@ -15,12 +15,14 @@ expansion factor), in three parts:
   element carried up; the final sum leaves level ``H`` with the ``last`` flag;
 * a **cross tree** of ``ceil(log2 R)`` levels that, for a reduction of all clusters
   (``across``), pairs the ``R`` row sums the same way (``tree_R``), the total leaving in slice
-  0; otherwise every slice passes through it unchanged, delayed as long.
+  0. Row and column sums leave before it, ``cross_latency`` cycles sooner.
 
 Nothing loops back, so every adder is pipelined and the network accepts a group every cycle,
-reductions back to back, whatever their sizes (up to ``2**H`` groups a slice). ``f`` sets the
-width of the group tree, so the partials a slice takes a cycle: the throughput of every
-reduction, and its cost in adders.
+reductions back to back, whatever their sizes (up to ``2**H`` groups a slice), with one rule
+for the two exits: a row or column reduction's group enters more than ``cross_latency`` cycles
+after the last group of a reduction across, so that its sum leaves after that total (the
+controller's feed keeps it). ``f`` sets the width of the group tree, so the partials a slice
+takes a cycle: the throughput of every reduction, and its cost in adders.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ class ReductionNetwork(wiring.Component):
     slices : int
         Reductions side by side (``DcomConfig.network_slices``).
     latency : int
-        Cycles from a group entering (``valid``) to its reduction's sum leaving
+        Cycles from a group entering (``valid``) to its row or column sum leaving
         (``result_valid``), when it is the reduction's last group
         (``DcomConfig.network_latency``).
+    cross_latency : int
+        Further cycles of a reduction across (``DcomConfig.cross_latency``).
 
     Ports
     -----
@@ -66,9 +70,10 @@ class ReductionNetwork(wiring.Component):
         being partial ``t`` of the group of row (``columns`` low) or column ``k``; ``last``
         marks its reduction's last group, ``columns`` selects the column group size, and
         ``across`` sums the row sums into slice 0. The inputs are registered: they may come
-        from a wide multiplexer.
-    result_valid, result, result_tag : a reduction's sums, one per slice (or the total in
-        slice 0), with the tag of its last group.
+        from a wide multiplexer. A group without ``across`` enters more than
+        ``cross_latency`` cycles after the last one with it.
+    result_valid, result, total, result_tag : a reduction's sums, one per slice in ``result``
+        (``total`` for a reduction across), with the tag of its last group.
     """
 
     def __init__(self, config: DcomConfig, lanes: int, tag_bits: int,
@@ -78,13 +83,14 @@ class ReductionNetwork(wiring.Component):
         self.slices = config.network_slices
         self._library = library
         self.levels = config.expansion_levels
-        self.stream_levels = (config.max_reduction_groups - 1).bit_length()
+        self.stream_levels = config.stream_levels
         self.cross_levels = config.cross_levels
         self.group_latency = config.tree_latency(self.levels)
         self.stage = config.add_stages + 1
-        self.latency = (1 + self.group_latency
-                        + (self.stream_levels + self.cross_levels) * self.stage)
-        assert self.latency == config.network_latency
+        self.latency = 1 + self.group_latency + self.stream_levels * self.stage
+        self.cross_latency = self.cross_levels * self.stage
+        assert (self.latency, self.cross_latency) == (config.network_latency,
+                                                      config.cross_latency)
         vector = data.ArrayLayout(config.acc.width, self.slices * lanes)
         super().__init__({
             "valid": In(1),
@@ -95,6 +101,7 @@ class ReductionNetwork(wiring.Component):
             "tag": In(max(1, tag_bits)),
             "result_valid": Out(1),
             "result": Out(vector),
+            "total": Out(data.ArrayLayout(config.acc.width, lanes)),
             "result_tag": Out(max(1, tag_bits)),
         })
 
@@ -175,38 +182,33 @@ class ReductionNetwork(wiring.Component):
             across = delay(m, across, self.stage, f"s{level}_across")
             valid, value = out_valid, total
 
-        # Cross tree: level by level, position k takes the pair (2k, 2k + 1) of the previous
-        # level when summing across (the odd last one carried), else slice k, delayed.
+        # Cross tree: level by level, position k sums the pair (2k, 2k + 1) of the previous
+        # level, the odd last one carried.
         lanes = self.lanes
-        slices = [[value[k * lanes + lane] for lane in range(lanes)] for k in range(self.slices)]
-        count = self.config.cluster_rows
+        slice_layout = data.ArrayLayout(config.acc.width, lanes)
+        sums = [[value[k * lanes + lane] for lane in range(lanes)]
+                for k in range(config.cluster_rows)]
+        total_valid, total_tag = valid & across, tag
         for level in range(self.cross_levels):
-            pairs = count // 2
             out = []
-            for k in range(self.slices):
-                kept = Signal(data.ArrayLayout(config.acc.width, lanes), name=f"x{level}_{k}")
-                source = (slices[2 * k] if 2 * k < count else [0] * lanes)
+            for k in range(len(sums) // 2):
+                total = Signal(slice_layout, name=f"x{level}_{k}_sum")
                 for lane in range(lanes):
-                    m.d.comb += kept[lane].eq(Mux(across, source[lane], slices[k][lane]))
-                kept = delay(m, kept, self.stage, f"x{level}_{k}_kept")
-                if k < pairs:
-                    total = Signal.like(kept, name=f"x{level}_{k}_sum")
-                    for lane in range(lanes):
-                        m.d.sync += total[lane].eq(self._adder(
-                            m, f"cross_l{level}_{k}_{lane}",
-                            slices[2 * k][lane], slices[2 * k + 1][lane]))
-                    chosen = Signal.like(kept, name=f"x{level}_{k}_out")
-                    m.d.comb += chosen.eq(Mux(delay(m, across, self.stage, f"x{level}_{k}_across"),
-                                              total, kept))
-                    kept = chosen
-                out.append([kept[lane] for lane in range(lanes)])
-            valid = delay(m, valid, self.stage, f"x{level}_valid")
-            tag = delay(m, tag, self.stage, f"x{level}_tag")
-            across = delay(m, across, self.stage, f"x{level}_across")
-            slices, count = out, count - pairs
+                    m.d.sync += total[lane].eq(self._adder(
+                        m, f"cross_l{level}_{k}_{lane}", sums[2 * k][lane], sums[2 * k + 1][lane]))
+                out.append(total)
+            if len(sums) % 2:
+                carried = Signal(slice_layout, name=f"x{level}_carried")
+                m.d.comb += [carried[lane].eq(sums[-1][lane]) for lane in range(lanes)]
+                out.append(delay(m, carried, self.stage, f"x{level}_carried"))
+            total_valid = delay(m, total_valid, self.stage, f"x{level}_valid")
+            total_tag = delay(m, total_tag, self.stage, f"x{level}_tag")
+            sums = out
 
-        m.d.comb += [self.result_valid.eq(valid), self.result_tag.eq(tag)]
-        for k in range(self.slices):
-            for lane in range(lanes):
-                m.d.comb += self.result[k * lanes + lane].eq(slices[k][lane])
+        # The two exits never meet (the feed rule above); each has its own port, so that no
+        # multiplexer sits between the last adders and what takes their sums.
+        m.d.comb += [self.result_valid.eq((valid & ~across) | total_valid),
+                     self.result_tag.eq(Mux(total_valid, total_tag, tag)),
+                     self.result.eq(value)]
+        m.d.comb += [self.total[lane].eq(sums[0][lane]) for lane in range(lanes)]
         return m

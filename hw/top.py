@@ -333,37 +333,43 @@ class Dcom(wiring.Component):
                      network.columns.eq(feed.mode == 1), network.across.eq(feed.mode == 2),
                      network.tag.eq(feed.tag)]
 
-        # Results rounded to FP16 and registered, with NORM's square widened to FP32.
+        # Results rounded to FP16 and registered: the row or column sums, and the total
+        # across with NORM's square widened to FP32.
+        def narrowed(values, name):
+            rounded = Signal(data.ArrayLayout(16, len(values)), name=f"{name}_narrowed")
+            for lane, value in enumerate(values):
+                if acc.name == "fp16":
+                    m.d.comb += rounded[lane].eq(canonical_nan(value, acc))
+                else:
+                    m.submodules[f"{name}_narrow_{lane}"] = narrow = self._unit(
+                        "dcom_fp_convert_fp32_fp16", lambda: FPConvert("fp32", "fp16"))
+                    m.d.comb += [narrow.a.eq(value), rounded[lane].eq(narrow.result)]
+            return rounded
+
         result16 = Signal(data.ArrayLayout(16, slices * lanes))
+        total16 = Signal(data.ArrayLayout(16, lanes))
         square = Signal(32)
-        narrowed = Signal(data.ArrayLayout(16, slices * lanes))
-        for lane in range(slices * lanes):
-            if acc.name == "fp16":
-                m.d.comb += narrowed[lane].eq(canonical_nan(network.result[lane], acc))
-            else:
-                m.submodules[f"result_narrow_{lane}"] = narrow = self._unit(
-                    "dcom_fp_convert_fp32_fp16", lambda: FPConvert("fp32", "fp16"))
-                m.d.comb += [narrow.a.eq(network.result[lane]), narrowed[lane].eq(narrow.result)]
         if acc.name == "fp16":
             m.submodules.norm_widen = widen = self._unit(
                 "dcom_fp_convert_fp16_fp32", lambda: FPConvert("fp16", "fp32"))
-            m.d.comb += widen.a.eq(network.result[0])
+            m.d.comb += widen.a.eq(network.total[0])
             wide_square = widen.result
         else:
-            wide_square = network.result[0]
-        m.d.sync += [result16.eq(narrowed), square.eq(wide_square),
+            wide_square = network.total[0]
+        m.d.sync += [result16.eq(narrowed(list(network.result), "result")),
+                     total16.eq(narrowed(list(network.total), "total")),
+                     square.eq(wide_square),
                      ctl.result_valid.eq(network.result_valid),
                      ctl.result_tag.eq(network.result_tag)]
         m.d.comb += ctl.result_square.eq(square)
 
-        def result_word(k, in_col0):
-            """Slice ``k``'s result in column 0 (``in_col0``) or row 0 of a word, repeated
-            across the other lanes (the fill's lane mask keeps the ones it writes)."""
-            word_ = Signal(word, name=f"result_word_{k}")
+        def result_word(values, in_col0, name):
+            """``values`` (a slice's lanes) in column 0 (``in_col0``) or row 0 of a word,
+            repeated across the other lanes (the fill's lane mask keeps the ones it writes)."""
+            word_ = Signal(word, name=name)
             for i in range(P):
                 for j in range(Q):
-                    m.d.comb += word_[i * Q + j].eq(
-                        Mux(in_col0, result16[k * lanes + i], result16[k * lanes + j]))
+                    m.d.comb += word_[i * Q + j].eq(Mux(in_col0, values[i], values[j]))
             return word_
 
         # An MV result reaches each cluster row's tiles through the row input of their fill
@@ -412,17 +418,19 @@ class Dcom(wiring.Component):
         common = Signal(word)
         with m.Switch(fill.source):
             with m.Case(FillSource.RESULT):
-                m.d.comb += common.eq(result_word(0, fill.result_in_col0))
+                m.d.comb += common.eq(result_word(total16, fill.result_in_col0, "total_word"))
             with m.Case(FillSource.HI):
                 m.d.comb += common.eq(hi_word)
             with m.Case(FillSource.LO):
                 m.d.comb += common.eq(lo_word)
         for c in range(C):
             column_word = Signal(config.word_bits, name=f"fill_column_{c}")
+            column_result = result_word([result16[c * lanes + i] for i in range(lanes)], 0,
+                                        f"result_word_{c}")
             with m.If(fill.valid):
                 m.d.sync += column_word.eq(
                     Mux(fill.source == FillSource.BANK, banks[c].rd0_data,
-                        Mux(fill.source == FillSource.COLUMN_RESULTS, result_word(c, 0), common)))
+                        Mux(fill.source == FillSource.COLUMN_RESULTS, column_result, common)))
             for r in range(R):
                 m.d.comb += tiles[r][c].fill_word.eq(column_word)
         return m

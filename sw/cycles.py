@@ -50,8 +50,11 @@ class Latencies:
     accumulate : int
         Further cycles to its accumulator update (``DcomConfig.acc_stages``).
     network : int
-        From a group entering the reduction network to its reduction's sum leaving it
+        From a group entering the reduction network to its row or column sum leaving it
         (``ReductionNetwork.latency``).
+    cross : int
+        Further cycles of a reduction across, PROJ's or NORM's
+        (``ReductionNetwork.cross_latency``).
     scalar : int
         One square root or reciprocal of the scalar unit (``ScalarUnit.latency``).
     """
@@ -59,13 +62,14 @@ class Latencies:
     cluster: int
     accumulate: int
     network: int
+    cross: int
     scalar: int
 
 
 def latencies(config: DcomConfig) -> Latencies:
     """The latencies of ``config``'s components, as the components take them from it."""
     return Latencies(config.cluster_latency, config.acc_stages, config.network_latency,
-                     config.scalar_latency)
+                     config.cross_latency, config.scalar_latency)
 
 
 def reduction_groups(config: DcomConfig, op: Opcode) -> int:
@@ -285,7 +289,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
     cool = [0] * S
     settle = [0] * S
     set_base = 0
-    jobs = deque()             # [set, groups left, is NORM]
+    jobs = deque()             # [set, groups left, is NORM, is across]
+    cross_wait = 0             # cycles until a row or column reduction may enter
     results = deque()          # (cycle its result leaves the network, is NORM)
     writes = deque()           # (issue cycle, word) of write-backs in flight
     clusters_busy_until = 0
@@ -303,7 +308,8 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
         be_idle = not jobs and not results and not norm_busy
         clusters_idle = t > clusters_busy_until
         full_idle = be_idle and clusters_idle
-        feed = jobs[0] if jobs and settle[jobs[0][0]] == 0 else None
+        feed = (jobs[0] if jobs and settle[jobs[0][0]] == 0 and (jobs[0][3] or cross_wait == 0)
+                else None)
         issue = None
         stopped = None
         next_state = state
@@ -404,12 +410,16 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
             _, is_norm = results.popleft()
             if is_norm:
                 norm_step = (t + scalar, "sqrt")
+        if feed is not None and feed[3]:
+            cross_wait = lat.cross
+        elif cross_wait:
+            cross_wait -= 1
         if feed is not None:
             if trace is not None:
                 trace["groups"].append(t)
             feed[1] -= 1
             if feed[1] == 0:
-                results.append((t + result_delay, feed[2]))
+                results.append((t + result_delay + (lat.cross if feed[3] else 0), feed[2]))
                 jobs.popleft()
                 busy_sets[feed[0]] = False
         if issue is not None:
@@ -430,7 +440,7 @@ def _run(config, program, stop_status, stop_pc, activity) -> ProgramCycles:
                 busy_sets[k] = False
             if job:
                 jobs.append([k, reduction_groups(config, Opcode(ins.op)),
-                             ins.op == Opcode.NORM])
+                             ins.op == Opcode.NORM, ins.op in (Opcode.PROJ, Opcode.NORM)])
             if ends:
                 set_base = (set_base + size) % S
                 first_batch = False

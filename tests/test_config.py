@@ -58,7 +58,19 @@ def test_bad_values_are_refused_naming_parameter_and_allowed(parameter, value, a
 def test_expansion_must_divide_the_cluster_count():
     with pytest.raises(ConfigError, match=r"expansion=8 .* divide the 12 clusters: 1, 2, 4"):
         DcomConfig(cluster_rows=3, cluster_cols=4, expansion=8)
-    assert DcomConfig(cluster_rows=3, cluster_cols=4, expansion=4).n_groups == 3
+    DcomConfig(cluster_rows=3, cluster_cols=4, expansion=4)
+
+
+def test_reduction_groups_of_a_non_square_array():
+    # A row of 4 clusters reduces in one group of gcd(4, 4) = 4; a column of 3 in 3 groups of
+    # gcd(4, 3) = 1, which the stream tree sums in 2 levels; the 3 row sums take 2 more.
+    cfg = DcomConfig(cluster_rows=3, cluster_cols=4, expansion=4)
+    assert cfg.reduction_group_sizes == (4, 1)
+    assert cfg.reduction_group_counts == (1, 3)
+    assert (cfg.stream_levels, cfg.cross_levels, cfg.network_slices) == (2, 2, 4)
+    stage = cfg.add_stages + 1
+    assert (cfg.network_latency, cfg.cross_latency) == (1 + cfg.tree_latency(2) + 2 * stage,
+                                                        2 * stage)
 
 
 def test_round_trip_and_unknown_keys():

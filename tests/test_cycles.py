@@ -5,9 +5,11 @@ SMALL: 2 x 2 clusters of 2 x 2, f = 2. A command reaches the clusters two cycles
 issues (the command register, then its cluster row's distribution register) and its tree sums
 L = 4 cycles later (operand read, operand register, multiplier, one registered tree level) and a write-back
 lands two cycles after that; its set can be fed to the network 5 cycles after it issues, and
-accumulators take one cycle (acc_latency 1, batch 1). The network: input register, one group-tree level, one stream level
-(at most 2 groups): 3 cycles; with the feed, distribution and result registers a result is
-written 6 cycles after its last group is fed.
+accumulators take one cycle (acc_latency 1, batch 1). The network: input register, one group-tree level
+(a row's or column's 2 partials are one group): 2 cycles to a row or column sum, and one
+cross-tree level more (the 2 row sums) for PROJ and NORM; with the feed, distribution and
+result registers a row or column sum is written 5 cycles after its last group is fed, a total
+across 6.
 """
 
 import pytest
@@ -25,14 +27,19 @@ FIRST_START = 9
 
 
 def test_latencies_come_from_the_configuration():
-    assert latencies(SMALL) == Latencies(cluster=4, accumulate=0, network=3, scalar=29)
+    assert latencies(SMALL) == Latencies(cluster=4, accumulate=0, network=2, cross=1, scalar=29)
     # 8 x 8 grid: operand read and register, two multiplier registers, three tree levels of
     # five (four in the adder, one after it). f = 8: input register, three group-tree levels,
-    # then 256 / 8 = 32 groups at most: five stream levels.
-    assert latencies(DcomConfig()) == Latencies(cluster=19, accumulate=5, network=41, scalar=29)
+    # then 16 / 8 = 2 groups a row or column: one stream level; the cross tree's four levels
+    # sum 16 row sums.
+    assert latencies(DcomConfig()) == Latencies(cluster=19, accumulate=5, network=21, cross=20,
+                                                scalar=29)
     piped = DcomConfig(mul_stages=2, add_stages=1, acc_stages=2)
-    assert latencies(piped) == Latencies(cluster=10, accumulate=2, network=17, scalar=29)
-    assert DcomConfig(expansion=1).network_latency == 1 + 8 * 5
+    assert latencies(piped) == Latencies(cluster=10, accumulate=2, network=9, cross=8,
+                                         scalar=29)
+    # f = 1: 16 groups a row, four stream levels.
+    one = DcomConfig(expansion=1)
+    assert (one.network_latency, one.cross_latency) == (1 + 4 * 5, 4 * 5)
 
 
 def test_memory_instructions():
@@ -57,11 +64,11 @@ def test_mv_overlaps_its_reductions_with_its_multiplies():
     mv = run.instructions[0]
     # Six MULTIPLYs in cycles 10-15; tile row g's last in cycle 11 + 2 g can be fed 5 cycles
     # later, and its job is one group (both cluster rows side by side, C / f = 1 group each):
-    # cycles 16, 18, 20. The results are written 6 cycles after their feeds, the last in 26;
-    # HALT stops in 27.
+    # cycles 16, 18, 20. The results are written 5 cycles after their feeds, the last in 25;
+    # HALT stops in 26.
     assert (mv.start, mv.issued) == (FIRST_START, 16)
-    assert run.total == 27
-    assert run.counters()["cycles_mv"] == 27 - FIRST_START
+    assert run.total == 26
+    assert run.counters()["cycles_mv"] == 26 - FIRST_START
 
 
 def test_norm_and_its_data_stop():
@@ -88,13 +95,13 @@ def test_independent_reductions_overlap_and_conflicting_ones_wait():
     run = program_cycles(SMALL, [mv, mtv, HALT])
     assert [t.start for t in run.instructions] == [FIRST_START, 19]
     # MTV's commands in 20 and 21; its jobs are fed in 25 and 26; the last result is written
-    # in 32, and HALT stops in 33.
-    assert run.total == 33
+    # in 31, and HALT stops in 32.
+    assert run.total == 32
     by_class = run.by_class
-    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (10, 14)
-    # Reading MV's output words, MTV waits until MV's last result is written (in 22).
+    assert (by_class[InstructionClass.MV], by_class[InstructionClass.MTV]) == (10, 13)
+    # Reading MV's output words, MTV waits until MV's last result is written (in 21).
     reads_result = Instruction(Opcode.MTV, a=0, b=20, c=24, n=1, m=2)
-    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 23
+    assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 22
 
 
 def test_pipelined_accumulators_space_the_commands_of_a_sum():

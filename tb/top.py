@@ -185,6 +185,12 @@ SMALL_CONFIG = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols
 #: The fuzzer's instance: SMALL_CONFIG with pipelined multipliers and accumulators, so random
 #: programs meet the accumulator spacing, batches of two sums and the set ring.
 FUZZ_CONFIG = SMALL_CONFIG.replace(mul_stages=2, acc_stages=1, acc_sets=4)
+#: 4 x 4 clusters with adders of four stages: a 10-cycle cross tree, long enough that an MV's
+#: or MTV's groups wait behind an earlier PROJ's or NORM's total (``FUZZ_CROSS_SEEDS``).
+FUZZ_CROSS_CONFIG = FUZZ_CONFIG.replace(cluster_rows=4, cluster_cols=4, add_stages=4)
+#: Fuzzer programs (length ``FUZZ_PROGRAM_LENGTH``) on ``FUZZ_CROSS_CONFIG`` in which that wait
+#: changes the cycles (found with the cycle model, the rule taken out).
+FUZZ_CROSS_SEEDS = (8, 14)
 
 #: The Lanczos programs the regression runs: configuration and ``DCOM_LANCZOS`` case (the
 #: seed is added per run). ``exact_rank`` asks for a matrix of that exact rank, which stops
@@ -310,11 +316,16 @@ async def random_programs(dut):
     status and stop pc compared after every program. Records each program's cycle counters."""
     host, rng = await start_host(dut)
     config = host.config
-    programs = int(os.environ.get("DCOM_FUZZ_PROGRAMS", "4"))
+    # DCOM_FUZZ_SEEDS (comma-separated) chooses the programs, without invalid instructions.
+    chosen = [int(v) for v in os.environ.get("DCOM_FUZZ_SEEDS", "").split(",") if v]
+    programs = len(chosen) or int(os.environ.get("DCOM_FUZZ_PROGRAMS", "4"))
     sim = IsaSimulator(config)      # like the RTL, it keeps its buffers from program to program
     records = []
     for index in range(programs):
-        seed, invalid_rate = int(rng.integers(1 << 31)), 0.02 if index % 2 else 0.0
+        if chosen:
+            seed, invalid_rate = chosen[index], 0.0
+        else:
+            seed, invalid_rate = int(rng.integers(1 << 31)), 0.02 if index % 2 else 0.0
         case = fuzz_case(config, seed, length=FUZZ_PROGRAM_LENGTH, invalid_rate=invalid_rate)
         status = await _run_on_both(host, sim, case.banks, case.program, case.tol, 200_000)
         records.append(await cycles_record(host, status, sim.stop_pc, seed=seed,

@@ -104,6 +104,23 @@ def test_independent_reductions_overlap_and_conflicting_ones_wait():
     assert program_cycles(SMALL, [mv, reads_result, HALT]).instructions[1].start == 22
 
 
+def test_row_sums_wait_for_an_earlier_total_to_leave_the_cross_tree():
+    # 4 x 4 clusters, adders of four stages: two cross-tree levels of 5 cycles, so a row or
+    # column group enters more than 10 cycles after the last group across. Tree sums come
+    # 8 cycles after a command, so its set can be fed 9 cycles after it issues.
+    config = SMALL.replace(cluster_rows=4, cluster_cols=4, add_stages=4)
+    assert (config.cross_latency, config.network_latency, config.cluster_latency) == (10, 11, 8)
+    proj = Instruction(Opcode.PROJ, a=0, b=4, c=8, d=1, n=1, m=1)
+    mv = Instruction(Opcode.MV, a=20, b=30, c=40, n=1, m=1)
+    run = program_cycles(config, [proj, mv, HALT], activity=True)
+    # PROJ's command in 10, its two groups (4 / f a row) in 19 and 20. MV, whose words do not
+    # meet PROJ's, starts in 18 and issues in 19; its set could be fed in 28, but its groups
+    # wait until 31 and 32. Its row sums are written 14 cycles later, the last in 46.
+    assert [(t.start, t.issued) for t in run.instructions] == [(9, 11), (18, 20)]
+    assert run.activity["groups"] == [19, 20, 31, 32]
+    assert run.total == 47
+
+
 def test_pipelined_accumulators_space_the_commands_of_a_sum():
     # acc_stages = 2: a set is read 3 cycles after its update at the earliest; with two sets
     # the batch is one sum, so NORM's three products issue 3 cycles apart.

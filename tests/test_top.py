@@ -14,8 +14,9 @@ from dcom.sw.compiler import compile_lanczos
 from dcom.sw.cycles import program_cycles
 from dcom.sw.fuzz import fuzz_case
 from dcom.tb.cosim import run_cocotb
-from dcom.tb.top import (FUZZ_CONFIG, LANCZOS_CASES, SMALL_CONFIG as SMALL,
-                         memory_paths_program, top_design)
+from dcom.tb.top import (FUZZ_CONFIG, FUZZ_CROSS_CONFIG, FUZZ_CROSS_SEEDS, FUZZ_PROGRAM_LENGTH,
+                         LANCZOS_CASES, SMALL_CONFIG as SMALL, memory_paths_program,
+                         top_design)
 
 pytestmark = pytest.mark.cocotb
 
@@ -83,3 +84,18 @@ def test_random_programs(sim, seed, tmp_path):
         case = fuzz_case(FUZZ_CONFIG, record["seed"], length=record["length"],
                          invalid_rate=record["invalid_rate"])
         assert_counters_match(FUZZ_CONFIG, case.program, record)
+
+
+def test_row_sums_wait_behind_a_total(sim, seed, tmp_path):
+    # Programs whose MV or MTV groups wait for an earlier PROJ's or NORM's total to leave the
+    # cross tree: without the wait their sums would leave the network first, out of order.
+    for program_seed in FUZZ_CROSS_SEEDS:
+        case = fuzz_case(FUZZ_CROSS_CONFIG, program_seed, length=FUZZ_PROGRAM_LENGTH)
+        groups = program_cycles(FUZZ_CROSS_CONFIG, case.program, activity=True).activity["groups"]
+        assert FUZZ_CROSS_CONFIG.cross_latency + 1 in {b - a for a, b in zip(groups, groups[1:])}
+    records = run_top(FUZZ_CROSS_CONFIG, sim, seed, "random_programs", tmp_path,
+                      DCOM_FUZZ_SEEDS=",".join(map(str, FUZZ_CROSS_SEEDS)))
+    assert [r["seed"] for r in records] == list(FUZZ_CROSS_SEEDS)
+    for record in records:
+        case = fuzz_case(FUZZ_CROSS_CONFIG, record["seed"], length=FUZZ_PROGRAM_LENGTH)
+        assert_counters_match(FUZZ_CROSS_CONFIG, case.program, record)

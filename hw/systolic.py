@@ -49,7 +49,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from dcom.config import FORMATS, ConfigError
-from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier
+from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
 from dcom.hw.sram import Sram
 from dcom.sw.systolicmodel import systolic_latency
@@ -90,7 +90,7 @@ class SystolicPE(wiring.Component):
     a_in, a_valid_in, sel_in : the activation from the left, whether it is a wave, its bank.
     a_out, a_valid_out, sel_out : the same, registered, to the right.
     p_in, p_out : partial sum from above; ``p_in + w[sel] * a_in``, registered, downward,
-        ``mul_stages`` cycles after ``a_in`` (``p_in`` is expected then).
+        ``mul_stages`` cycles after ``a_in`` (``p_in`` is expected then); held between waves.
     w_in, w_out : the weight chain of the bank being loaded (from above, to below).
     load, load_bank : shift the chain of bank ``load_bank`` this cycle.
     """
@@ -128,9 +128,15 @@ class SystolicPE(wiring.Component):
         m.d.sync += self.a_valid_out.eq(self.a_valid_in)
         with m.If(self.a_valid_in):
             m.d.sync += [self.a_out.eq(self.a_in), self.sel_out.eq(self.sel_in)]
-        m.d.comb += [mul.a.eq(Mux(self.sel_in, weights[1], weights[0])), mul.b.eq(self.a_in),
+        # Between waves the multiplier must not watch a bank being loaded: each shift of its
+        # chain would start a product no one uses, in every PE of the bank.
+        shown = Mux(self.load & ~self.a_valid_in, ~self.load_bank, self.sel_in)
+        m.d.comb += [mul.a.eq(Mux(shown, weights[1], weights[0])), mul.b.eq(self.a_in),
                      add.a.eq(self.p_in), add.b.eq(mul.product)]
-        m.d.sync += self.p_out.eq(add.sum)
+        # The partial sum moves only with a wave's product: any other change would ripple
+        # down the whole column.
+        with m.If(delay(m, self.a_valid_in, stages, "product_valid")):
+            m.d.sync += self.p_out.eq(add.sum)
         return m
 
 

@@ -53,15 +53,16 @@ from .design import CategoryFigures, category_figures, load_netlist, synthesize_
 from .fig13 import COMPARISONS, LIKELY_PAPER_COMPARISON, StepFigures, compare_designs
 from .flow import Progress, SynthesisResult, validate_liberty
 from .measure import PowerRun, measure_power
-from .power import PowerBreakdown, PowerFigures
+from .power import ClockGating, PowerBreakdown, PowerFigures
 from .sta import DEFAULT_PATHS, DesignTiming, TimingError, analyze
-from .workloads import (Workload, activation_matrix, cluster_workload, lanczos_step,
-                        systolic_workload, top_workload)
+from .workloads import (LanczosStep, Workload, activation_matrix, cluster_workload,
+                        lanczos_step, systolic_workload, top_workload)
 from dcom.sw.compiler import CompileError, compile_lanczos
 from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule, systolic_latency
 
 __all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", "DesignEvaluation",
-           "SynthReport", "evaluate", "systolic_for", "full_scale_systolic", "PAPER"]
+           "SynthReport", "TimingSettings", "evaluate", "evaluate_systolic", "step_for",
+           "systolic_for", "full_scale_systolic", "PAPER"]
 
 CLUSTER_TOP = "dcom_cluster"
 SYSTOLIC_TOP = "dcom_systolic"
@@ -109,7 +110,7 @@ SYSTOLIC_RULES = CategoryRules(
                (r"acc_add\d+|narrow\d+", "accumulators"),
                (r"buffer", "buffers (SRAM)")),
     endpoints=((r"^w[01]\[|^w_out$|^mul\.a\[", "weight registers"),
-               (r"^(a_out|sel_out|a_valid_out|p_out)\[", "PE data registers"),
+               (r"^(a_out|sel_out|a_valid_out|p_out|product_valid_d\d+)\[", "PE data registers"),
                (r"^skew\d+_", "input skew"),
                (r"^acc\[|^acc_add\d+\.", "accumulators")),
     glue="control")
@@ -258,7 +259,7 @@ def _measure(name: str, library: ModuleLibrary, result: SynthesisResult, rules: 
     return run, workload
 
 
-def _step_for(config: DcomConfig, tiles: int, seed: int):
+def step_for(config: DcomConfig, tiles: int, seed: int) -> LanczosStep:
     """The Lanczos step both designs run: a block of ``tiles`` x ``tiles`` units of
     ``lcm(P, Q)``, so that it tiles the cluster grid and the systolic array alike."""
     unit = math.lcm(config.grid_rows, config.grid_cols)
@@ -374,7 +375,12 @@ def full_scale_systolic(config: DcomConfig, measured: DesignEvaluation) -> FullS
       per vector; accumulators by ``cols``; control by commands times chain length;
     * the buffer: the SRAM model's macro of the full capacity and the full edge width, its
       accesses counted from the full-scale schedule;
-    * time: the full-scale schedule (loads of ``rows`` words per tile, double-buffered).
+    * time: the full-scale schedule (loads of ``rows`` words per tile, double-buffered);
+    * clock gating: flip-flops and gates by the structure, the flip-flop cycles the gates let
+      through by the events.
+
+    ``scripts/check_systolic_scaling.py`` checks the estimate against arrays measured at
+    the big size (:mod:`dcom.synth.scaling`).
     """
     small, full = systolic_for(config), systolic_for(config, "full")
     r0, c0, r1, c1 = small["rows"], small["cols"], full["rows"], full["cols"]
@@ -416,10 +422,18 @@ def full_scale_systolic(config: DcomConfig, measured: DesignEvaluation) -> FullS
                                        figures.leakage_uw * s, figures.clock_uw * s)
         power[category].internal_uw += figures.clock_uw * s * share
         power[category].switching_uw += figures.clock_uw * s * (1 - share)
+    # Clock gating: flip-flops and gates scale with the structure, the cycles a gate lets
+    # through with the events.
+    gating = {}
+    for category, g in run.gating.items():
+        scaled = ClockGating(g.flops * structure.get(category, 1.0),
+                             g.groups * structure.get(category, 1.0),
+                             g.enabled_flop_cycles * events.get(category, 1.0))
+        gating[category] = (scaled.clock_rate(cycles), scaled.idle_rate())
     return FullScale(area, power, cycles,
                      f"{r1} x {c1} PEs, one {macro.config.name} buffer; scaled from the "
                      f"measured {r0} x {c0} array by structural and event counts", macro,
-                     _gating_rates(run))
+                     gating)
 
 
 @dataclass
@@ -553,7 +567,7 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
         # Before the designs are elaborated, which takes minutes for a whole instance.
         steps.step(f"checking liberty {liberty}")
         validate_liberty(liberty, out_dir / "liberty_check", steps)
-    step = _step_for(config, tiles, seed)
+    step = step_for(config, tiles, seed)
     # The whole instance takes the cluster's netlist from the cluster's own run, then is
     # synthesized while the cluster's power is measured.
     cluster_netlist = Future()
@@ -676,14 +690,20 @@ def _evaluate_cluster_and_systolic(config, compare, step, out_dir, liberty, meas
         "cluster", lambda library: Cluster(config, library), CLUSTER_TOP, CLUSTER_RULES,
         lambda widths, cluster: cluster_workload(config, widths, step, cluster.latency),
         settings, out_dir / "cluster", liberty, measure, steps, cluster_synthesized)
-    systolic = None
-    if "systolic" in compare:
-        systolic = _evaluate_design(
-            "systolic", lambda library: SystolicArray(**systolic_for(config), library=library),
-            SYSTOLIC_TOP, SYSTOLIC_RULES,
-            lambda widths, array: systolic_workload(array, widths, step),
-            settings, out_dir / "systolic", liberty, measure, steps)
+    systolic = evaluate_systolic(config, step, out_dir / "systolic", liberty, measure, settings,
+                                 steps) if "systolic" in compare else None
     return cluster, systolic
+
+
+def evaluate_systolic(config: DcomConfig, step: LanczosStep, out_dir: Path,
+                      liberty: Path | None, measure: bool, settings: TimingSettings,
+                      progress: Progress, name: str = "systolic") -> DesignEvaluation:
+    """Synthesis, timing and (with ``measure``) power on ``step`` of the systolic array with
+    one cluster's multipliers and SRAM (:func:`systolic_for`)."""
+    return _evaluate_design(
+        name, lambda library: SystolicArray(**systolic_for(config), library=library),
+        SYSTOLIC_TOP, SYSTOLIC_RULES, lambda widths, array: systolic_workload(array, widths, step),
+        settings, out_dir, liberty, measure, progress)
 
 
 #: Categories of both designs grouped alike, for the comparison.

@@ -15,6 +15,10 @@ updates its set :attr:`Cluster.latency` cycles after it issues and writes the bu
 :attr:`Cluster.write_latency` cycles after; the sequencer keeps a read of a word at least that
 far behind a write-back to it. The ``acc_read`` port shows any set, for the inter-cluster
 reduction.
+
+The buffer is two SRAM macros (:class:`~dcom.hw.sram.LaneGroupSram`): the lanes of row 0 and
+column 0, where broadcast operands and preload values lie, and the others, so that reading
+an operand leaves the larger macro idle.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from amaranth.utils import ceil_log2
 from dcom.config import FORMATS, DcomConfig
 from dcom.hw.fp import FPAdder, FPConvert, FPMultiplier, canonical_nan, delay
 from dcom.hw.hierarchy import ModuleLibrary, SharedModule
-from dcom.hw.sram import Sram
+from dcom.hw.sram import LaneGroupSram
 
 __all__ = ["AccMode", "Broadcast", "Cluster", "ClusterOp", "command_layout", "encode_command"]
 
@@ -95,6 +99,13 @@ def encode_command(config: DcomConfig, cmd) -> int:
         "row_acc": AccMode[cmd.row_acc], "col_acc": AccMode[cmd.col_acc], "lane": cmd.lane,
         "acc_set": cmd.acc_set, "a_addr": cmd.a_addr, "b_addr": cmd.b_addr})
     return value.as_bits()
+
+
+def vector_lane_group(config: DcomConfig) -> list[int]:
+    """Lanes of a buffer word in row 0 or column 0 of the ``P x Q`` grid: those a ROW, COL or
+    SCALAR broadcast operand (at lane 0..Q-1 or a multiple of Q) and a PRELOAD read."""
+    P, Q = config.grid_rows, config.grid_cols
+    return [k for k in range(P * Q) if k < Q or k % Q == 0]
 
 
 def _word(config: DcomConfig) -> data.ArrayLayout:
@@ -198,8 +209,14 @@ class Cluster(wiring.Component):
         config = self.config
         P, Q = config.grid_rows, config.grid_cols
 
-        m.submodules.buffer = buffer = Sram(config.buffer_depth, config.word_bits, read_ports=2,
-                                            lane_bits=16, library=self._library)
+        # The broadcast operand of a ROW, COL or SCALAR multiply and a PRELOAD's lanes lie in
+        # row 0 and column 0 of the word: a macro of their own, so that reading them leaves
+        # the other lanes' macro idle.
+        vector_lanes = vector_lane_group(config)
+        groups = [vector_lanes] + ([rest] if (rest := [k for k in range(P * Q)
+                                                      if k not in vector_lanes]) else [])
+        m.submodules.buffer = buffer = LaneGroupSram(
+            config.buffer_depth, P * Q, 16, groups, read_ports=2, library=self._library)
         word = _word(config)
         # Port A reads tiles (and host reads), port B the broadcast operand.
         a_word, b_word = word(buffer.rd0_data), word(buffer.rd1_data)
@@ -211,13 +228,22 @@ class Cluster(wiring.Component):
         m.d.comb += [
             buffer.rd0_addr.eq(Mux(self.cmd.valid, cmd.a_addr, self.read.addr)),
             buffer.rd1_addr.eq(cmd.b_addr),
-            # Ports read only when something uses the word: a read costs SRAM energy.
-            buffer.rd0_en.eq((self.cmd.valid & (cmd.op == ClusterOp.MULTIPLY)) | self.read.valid),
-            buffer.rd1_en.eq(self.cmd.valid & ((cmd.op == ClusterOp.MULTIPLY)
-                                               | (cmd.op == ClusterOp.PRELOAD))),
+            # Ports read only the lanes something uses: a read costs SRAM energy.
+            buffer.rd0_en.eq(((self.cmd.valid & (cmd.op == ClusterOp.MULTIPLY))
+                              | self.read.valid).replicate(len(groups))),
+            buffer.rd1_en[0].eq(self.cmd.valid & ((cmd.op == ClusterOp.MULTIPLY)
+                                                  | (cmd.op == ClusterOp.PRELOAD))),
             self.read.ready.eq(~self.cmd.valid),
             self.read.data.eq(a_word),
         ]
+        if len(groups) > 1:
+            # Q is a power of two: column 0 is the lanes whose low log2(Q) bits are 0.
+            column = ceil_log2(Q)
+            scalar_in_rest = (cmd.lane >= Q) & (cmd.lane[:column] != 0)
+            m.d.comb += buffer.rd1_en[1].eq(
+                self.cmd.valid & (cmd.op == ClusterOp.MULTIPLY)
+                & ((cmd.broadcast == Broadcast.ELEMENT)
+                   | ((cmd.broadcast == Broadcast.SCALAR) & scalar_in_rest)))
         m.d.sync += self.read.resp_valid.eq(self.read.valid & ~self.cmd.valid)
 
         stage1 = Signal(command_layout(config))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from numbers import Integral
 
-from amaranth import ClockSignal, Instance, Module
+from amaranth import Cat, ClockSignal, Instance, Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -24,7 +24,7 @@ from amaranth.utils import ceil_log2
 from dcom.config import ConfigError
 from dcom.hw.hierarchy import ModuleLibrary
 
-__all__ = ["Sram", "sram_module_name", "sram_verilog"]
+__all__ = ["Sram", "LaneGroupSram", "sram_module_name", "sram_verilog"]
 
 
 def sram_module_name(depth: int, width: int, read_ports: int, lane_bits: int) -> str:
@@ -128,3 +128,71 @@ class Sram(wiring.Component):
             ports[f"i_rd{k}_addr"] = addr
             ports[f"o_rd{k}_data"] = data
         return Instance(name, **ports)
+
+
+class LaneGroupSram(wiring.Component):
+    """A memory of ``depth`` words of ``lanes`` lanes, stored as one :class:`Sram` per group of
+    lanes, so that a read spends the energy of the groups it enables only.
+
+    A read that needs a few lanes of a wide word (a vector operand in one row of a tile, say)
+    then reads a narrow macro instead of the whole word, as a designer who knows the access
+    pattern would bank the memory.
+
+    Parameters
+    ----------
+    depth : int
+        Words.
+    lanes, lane_bits : int
+        Lanes per word and bits per lane; writes have one enable per lane.
+    groups : sequence of sequences of int
+        A partition of ``range(lanes)``: group ``g``'s lanes, in the order its macro stores them.
+    read_ports : int
+        As :class:`Sram`'s, but ``rd<k>_en`` has one bit per group: lanes of groups not enabled
+        hold their last value.
+    library : ModuleLibrary or None
+        As :class:`Sram`'s.
+
+    Raises
+    ------
+    ConfigError
+        If ``groups`` is not a partition of the lanes into non-empty groups.
+    """
+
+    def __init__(self, depth: int, lanes: int, lane_bits: int, groups, read_ports: int = 1,
+                 library: ModuleLibrary | None = None):
+        self.groups = [list(group) for group in groups]
+        if (any(not group for group in self.groups)
+                or sorted(lane for group in self.groups for lane in group) != list(range(lanes))):
+            raise ConfigError("groups", groups,
+                              f"non-empty groups that hold each of the {lanes} lanes once")
+        self.depth, self.lanes, self.lane_bits = depth, lanes, lane_bits
+        self.read_ports, self._library = read_ports, library
+        addr = max(1, ceil_log2(depth))
+        members = {}
+        for k in range(read_ports):
+            members[f"rd{k}_en"] = In(len(self.groups))
+            members[f"rd{k}_addr"] = In(addr)
+            members[f"rd{k}_data"] = Out(lanes * lane_bits)
+        members.update(wr_addr=In(addr), wr_data=In(lanes * lane_bits), wr_en=In(lanes))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = self.lane_bits
+
+        def lane(value, k):
+            return value[k * bits:(k + 1) * bits]
+
+        for g, group in enumerate(self.groups):
+            m.submodules[f"group{g}"] = macro = Sram(self.depth, len(group) * bits,
+                                                     self.read_ports, bits, self._library)
+            m.d.comb += [macro.wr_addr.eq(self.wr_addr),
+                         macro.wr_en.eq(Cat(self.wr_en[k] for k in group)),
+                         macro.wr_data.eq(Cat(lane(self.wr_data, k) for k in group))]
+            for port in range(self.read_ports):
+                en, addr, data = (getattr(self, f"rd{port}_{p}") for p in ("en", "addr", "data"))
+                out = getattr(macro, f"rd{port}_data")
+                m.d.comb += [getattr(macro, f"rd{port}_en").eq(en[g]),
+                             getattr(macro, f"rd{port}_addr").eq(addr)]
+                m.d.comb += [lane(data, k).eq(lane(out, n)) for n, k in enumerate(group)]
+        return m

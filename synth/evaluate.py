@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from dcom.config import DcomConfig
-from dcom.hw.cluster import Cluster
+from dcom.hw.cluster import Cluster, vector_lane_group
 from dcom.hw.generate import TOP_MODULE
 from dcom.hw.hierarchy import ModuleLibrary
 from dcom.hw.systolic import SystolicArray
@@ -937,8 +937,10 @@ def _explanation(report: SynthReport, area, power) -> list[str]:
             f"power while spending {more} energy on the step "
             f"({systolic.energy_pj() / 1e3:,.1f} against {cluster.energy_pj() / 1e3:,.1f} nJ). "
             f"SRAM accesses are {nanojoules(cluster.total().sram_uw, cluster.cycles):,.1f} nJ "
-            f"of the cluster's energy: it reads a whole {config.word_bits}-bit word for the "
-            f"vector operand, of which it uses one row or column; the systolic array's are "
+            f"of the cluster's energy: it reads {config.word_bits}-bit tile words, and its "
+            f"vector operands from a macro of row 0 and column 0 "
+            f"({len(vector_lane_group(config))} of {config.macs_per_cluster} lanes); the "
+            f"systolic array's are "
             f"{nanojoules(systolic.total().sram_uw, systolic.cycles):,.1f} nJ.")
     full_s, full_d = report.full_systolic, report.full_dcom
     if full_s is not None:

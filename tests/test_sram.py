@@ -7,11 +7,12 @@ import subprocess
 
 import pytest
 from amaranth import Module
+from amaranth.sim import Simulator
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from dcom.config import ConfigError
-from dcom.hw.sram import Sram
+from dcom.hw.sram import LaneGroupSram, Sram
 from dcom.simulators import available
 from dcom.synth import sram
 from dcom.synth.cells import write_verilog_models
@@ -175,3 +176,43 @@ def test_hardware_sram_rejects_a_shape_it_cannot_build():
     with pytest.raises(ConfigError, match=r"depth=0 .*allowed values: integers >= 1"):
         Sram(0, 64)
     assert Sram(16, 64, lane_bits=16).wr_en.shape().width == 4
+
+
+def test_lane_groups_read_only_the_groups_enabled():
+    """A word split into macros by lane group: a read returns the enabled groups' lanes and
+    leaves the others' as they were; a write reaches every group by its lane enables."""
+    sram_ = LaneGroupSram(4, 4, 8, [[0, 3], [1], [2]], read_ports=1)
+
+    async def bench(ctx):
+        ctx.set(sram_.wr_addr, 1)
+        ctx.set(sram_.wr_data, 0x44332211)
+        ctx.set(sram_.wr_en, 0b1111)
+        await ctx.tick()
+        ctx.set(sram_.wr_addr, 2)
+        ctx.set(sram_.wr_data, 0xDDCCBBAA)
+        ctx.set(sram_.wr_en, 0b0101)                # lanes 0 and 2 only
+        await ctx.tick()
+        ctx.set(sram_.wr_en, 0)
+        ctx.set(sram_.rd0_addr, 1)
+        ctx.set(sram_.rd0_en, 0b111)
+        await ctx.tick()
+        assert ctx.get(sram_.rd0_data) == 0x44332211
+        ctx.set(sram_.rd0_addr, 2)
+        ctx.set(sram_.rd0_en, 0b001)                # group 0: lanes 0 and 3
+        await ctx.tick()
+        assert ctx.get(sram_.rd0_data) == 0x003322AA
+        ctx.set(sram_.rd0_en, 0b100)                # group 2: lane 2
+        await ctx.tick()
+        assert ctx.get(sram_.rd0_data) == 0x00CC22AA
+
+    sim = Simulator(sram_)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("groups", [[[0, 1], [1, 2, 3]], [[0, 1], [2]], [[0, 1, 2, 3], []]])
+def test_lane_groups_must_partition_the_lanes(groups):
+    with pytest.raises(ConfigError, match=r"groups=.*allowed values: non-empty groups that "
+                                          r"hold each of the 4 lanes once"):
+        LaneGroupSram(4, 4, 8, groups)

@@ -52,9 +52,12 @@ def test_area_by_category_adds_up_and_multiplies_instances(report):
         assert design.area_um2() == pytest.approx(totals.area_um2, rel=1e-9)
         assert sum(f.leakage_nw for f in design.area.values()) == \
             pytest.approx(totals.leakage_nw, rel=1e-9)
-        # The buffer is one SRAM macro, all of it in the buffer category.
-        (macro, count), = totals.macros.items()
-        assert count == 1 and design.area["buffers (SRAM)"].macro_area_um2 == \
+        # The buffer's macros, all of them in the buffer category: the systolic array's one,
+        # the cluster's two, row 0 and column 0 (3 lanes of the 2 x 2 grid) and the other lane.
+        widths = {"cluster": {48, 16}, "systolic": {32}}[design.name]
+        assert {int(re.search(r"x(\d+)_", macro)[1]) for macro in totals.macros} == widths
+        assert set(totals.macros.values()) == {1}
+        assert design.area["buffers (SRAM)"].macro_area_um2 == \
             pytest.approx(totals.macro_area_um2)
     cluster = result.cluster
     multiplier = cluster.result.modules[MULTIPLIER]
@@ -84,10 +87,12 @@ def test_power_is_measured_on_a_checked_netlist(report):
         assert 0.01 < power.toggle_rate < 1
     cluster = result.cluster.power.power
     # The step's block is 2 x 2 tiles of the 2 x 2 grid: 4 multiplies for MV and 4 for MTV,
-    # each reading a tile word and a vector word (the read ports are enabled for nothing
-    # else), and a write-back per tile row and per tile column.
-    (accesses,) = cluster.sram_accesses.values()
-    assert accesses == {"reads": 2 * (4 + 4), "writes": 2 + 2}
+    # each reading a tile word from both macros and a vector word from the row 0 + column 0
+    # macro (the read ports are enabled for nothing else), and a write-back per tile row and
+    # per tile column, into column or row 0 (that macro) or 1 (both).
+    accesses = {int(re.search(r"x(\d+)_", macro)[1]): counts
+                for macro, counts in cluster.sram_accesses.items()}
+    assert accesses == {48: {"reads": 8 + 8, "writes": 4}, 16: {"reads": 8, "writes": 2}}
     text = "\n".join(lines)
     assert "netlist equals RTL" in text and "replaying" in text
 

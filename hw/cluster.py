@@ -213,8 +213,8 @@ class Cluster(wiring.Component):
         # row 0 and column 0 of the word: a macro of their own, so that reading them leaves
         # the other lanes' macro idle.
         vector_lanes = vector_lane_group(config)
-        groups = [vector_lanes] + ([rest] if (rest := [k for k in range(P * Q)
-                                                      if k not in vector_lanes]) else [])
+        rest = [k for k in range(P * Q) if k not in vector_lanes]
+        groups = [vector_lanes, rest] if rest else [vector_lanes]
         m.submodules.buffer = buffer = LaneGroupSram(
             config.buffer_depth, P * Q, 16, groups, read_ports=2, library=self._library)
         word = _word(config)

@@ -85,7 +85,9 @@ class ScalingCheck:
     def totals(self) -> dict:
         """Whole-array area, step energy without and with clock gating, and cycles."""
         run = self.measured.power.power
-        figures = self.estimate.step_figures(self.config.clock_mhz, 0, 1)
+        big = systolic_for(self.config, "full")
+        figures = self.estimate.step_figures(self.config.clock_mhz, self.measured.workload.macs,
+                                             big["rows"] * big["cols"])
         return {"area_estimated_um2": self.estimate.area_um2(),
                 "area_measured_um2": self.measured.area_um2(),
                 "energy_estimated_pj": figures.energy_pj[0],

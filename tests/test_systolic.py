@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from dcom.hw.systolic import SystolicArray, SystolicPE
@@ -33,8 +34,11 @@ def test_systolic_matrix_vector(name, sim, seed):
 
 def test_pe_holds_its_partial_sum_between_waves():
     """Between waves a PE's partial sum stays put while its other bank is loaded and the sum
-    from above changes: nothing ripples down the column but waves."""
+    from above changes: nothing ripples down the column but waves. Its multiplier's weight
+    operand stays put too, even when the bank being loaded is the one the last wave used."""
     pe = SystolicPE("fp32", mul_stages=1)
+    fragment = Fragment.get(pe, None)
+    mul = next(sub.origins[0] for sub, name, *_ in fragment.subfragments if name == "mul")
     two, three, one = 0x4000, 0x4200, 0x3C00           # FP16
     six, seven = 0x40C00000, 0x40E00000                 # FP32
 
@@ -58,6 +62,16 @@ def test_pe_holds_its_partial_sum_between_waves():
             await ctx.tick()
             assert ctx.get(pe.p_out) == six
         ctx.set(pe.load, 0)
+        # Load bank 0, the bank the last wave used: the multiplier is not shown its shifts.
+        await ctx.tick()
+        ctx.set(pe.load, 1)
+        ctx.set(pe.load_bank, 0)
+        shown = ctx.get(mul.a)
+        for weight in (0x3C00, 0x4800, 0xB800):
+            ctx.set(pe.w_in, weight)
+            await ctx.tick()
+            assert ctx.get(mul.a) == shown and ctx.get(pe.p_out) == six
+        ctx.set(pe.load, 0)
         # The next wave uses bank 1 (-2.0 last loaded) and the sum from above (9.0).
         ctx.set(pe.p_in, 0x41100000)
         ctx.set(pe.a_in, one)
@@ -68,7 +82,7 @@ def test_pe_holds_its_partial_sum_between_waves():
         await ctx.tick()
         assert ctx.get(pe.p_out) == seven
 
-    sim = Simulator(pe)
+    sim = Simulator(fragment)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()

@@ -90,11 +90,12 @@ def _data_ports(module, direction: str) -> dict[str, int]:
 
 
 def _replay_leaves(modules, leaves, inherited, texts, cells, samples_file, samples, window,
-                   work, progress, seconds, gating) -> tuple[list[ToggleSet], int]:
+                   work, progress, seconds, gating, rules) -> tuple[list[ToggleSet], int]:
     """Replay every leaf instance's recorded inputs on its module's netlist (step 3 of the
     module docstring); return the transitions per module and category, and the number of
     output vectors checked against the RTL. Each instance's clock-gating group is added to
-    ``gating`` (category -> ClockGating)."""
+    ``gating`` (category -> ClockGating): an instance with no category of its own (a unit
+    of the top level's network) gates with its module's glue, where its power goes."""
     toggles = []
 
     leaf_types = set(leaves.values())
@@ -156,8 +157,9 @@ def _replay_leaves(modules, leaves, inherited, texts, cells, samples_file, sampl
             for category, activity in read_activity(run.vcd, modules, name, windows,
                                                     gates=gates).items():
                 # The windows are the instances one after another: their enabled cycles add up.
-                gating[category].add(len(flops) * len(windows[category]), len(windows[category]),
-                                     len(flops) * activity.enabled_edges.get("instance", 0))
+                gating[category or rules.glue_of(name)].add(
+                    len(flops) * len(windows[category]), len(windows[category]),
+                    len(flops) * activity.enabled_edges.get("instance", 0))
                 toggles.append(ToggleSet(name, {bit: n for (_, bit), n in
                                                     activity.toggles.items()}, category,
                                              len(windows[category])))
@@ -275,7 +277,7 @@ def measure_power(result: SynthesisResult, rtl_files: dict[str, Path], stimulus:
 
     replayed, vectors = _replay_leaves(modules, leaves, inherited, texts, cells, rtl.samples,
                                        samples, stimulus.window, work / "leaves", progress,
-                                       seconds, gating)
+                                       seconds, gating, rules)
     toggle_sets += replayed
     progress(f"netlist equals RTL: {checked} cycles of {top}, {vectors} leaf vectors")
     leakage = {c: f.leakage_nw for c, f in category_figures(result, rules).items()}

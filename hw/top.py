@@ -11,6 +11,7 @@ port (:mod:`dcom.hw.host`) serves the host.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
@@ -30,7 +31,25 @@ from dcom.hw.sram import Sram
 from dcom.hw.tile import TILE_MODULE, Tile
 from dcom.isa import INSTRUCTION_BITS, Space
 
-__all__ = ["Dcom", "TILE_MODULE"]
+__all__ = ["Dcom", "TILE_MODULE", "TopMemory", "top_memories"]
+
+
+@dataclass(frozen=True)
+class TopMemory:
+    """One kind of the top level's memories: ``instances`` SRAMs of ``depth`` words of
+    ``width`` bits, one read port each."""
+
+    depth: int
+    width: int
+    instances: int
+
+
+def top_memories(config: DcomConfig) -> dict[str, TopMemory]:
+    """The top level's memories: a bank per cluster column (its words as wide as a cluster's
+    buffer), the program and the broadcast memory (32-bit results)."""
+    return {"bank": TopMemory(config.bank_depth, config.word_bits, config.cluster_cols),
+            "program": TopMemory(config.program_depth, INSTRUCTION_BITS, 1),
+            "broadcast": TopMemory(config.broadcast_depth, 32, 1)}
 
 
 def _row_layout(config: DcomConfig) -> data.StructLayout:
@@ -175,10 +194,10 @@ class Dcom(wiring.Component):
         self._library = library
         super().__init__({"host": In(host_signature(config)), "busy": Out(1)})
 
-    def _memory(self, m: Module, name: str, depth: int, width: int, read=1) -> Sram:
+    def _memory(self, m: Module, name: str, memory: TopMemory, read=1) -> Sram:
         """A memory with one read port, reading when ``read`` is high (each read costs an
         access's energy)."""
-        m.submodules[name] = sram = Sram(depth, width, library=self._library)
+        m.submodules[name] = sram = Sram(memory.depth, memory.width, library=self._library)
         m.d.comb += sram.rd0_en.eq(read)
         return sram
 
@@ -267,8 +286,9 @@ class Dcom(wiring.Component):
         # Banks read for LOAD and for the host; the broadcast memory for the host only.
         host_reads = self.host.valid & ~self.host.write
         bank_read = Mux(ctl.busy, ctl.bank_read, host_reads & (self.host.space == Space.BANK))
-        banks = [self._memory(m, f"bank_{c}", config.bank_depth, config.word_bits, bank_read)
-                 for c in range(C)]
+        memories = top_memories(config)
+        banks = [self._memory(m, f"bank_{c}", memories["bank"], bank_read)
+                 for c in range(memories["bank"].instances)]
         # STORE's word reaches the column bus a distribution register later than the
         # controller's read: its bank write waits as long.
         bank_write, bank_write_addr = Signal(), Signal.like(ctl.bank_write_addr)
@@ -282,12 +302,12 @@ class Dcom(wiring.Component):
                 bank.wr_data.eq(Mux(bank_write, along_col[c], port.bank_write.data)),
                 bank.wr_en.eq(bank_write | host_write),
             ]
-        program = self._memory(m, "program", config.program_depth, INSTRUCTION_BITS)
+        program = self._memory(m, "program", memories["program"])
         m.d.comb += [program.rd0_addr.eq(ctl.program_addr), ctl.program_data.eq(program.rd0_data),
                      program.wr_addr.eq(port.program_write.addr),
                      program.wr_data.eq(port.program_write.data),
                      program.wr_en.eq(port.program_write.en)]
-        broadcast = self._memory(m, "broadcast", config.broadcast_depth, 32,
+        broadcast = self._memory(m, "broadcast", memories["broadcast"],
                                  host_reads & (self.host.space == Space.BROADCAST))
         m.d.comb += [broadcast.rd0_addr.eq(port.broadcast_read_addr),
                      port.broadcast_read_data.eq(broadcast.rd0_data),

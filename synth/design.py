@@ -18,6 +18,7 @@ from .categories import CategoryRules, glue_shares
 from .flow import SynthesisResult, synthesize
 from .liberty_reader import LibertyLibrary, read_liberty
 from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist, read_netlist
+from .power import flop_clock_energy_fj
 
 __all__ = ["write_library_sources", "synthesize_library", "CategoryFigures", "category_figures",
            "load_netlist", "without_zero_memory_init"]
@@ -77,6 +78,8 @@ class CategoryFigures:
     leakage_nw: float = 0.0
     cells: float = 0.0
     flip_flops: float = 0.0
+    #: Energy the flip-flops draw from the clock in a cycle, ungated (fJ).
+    clock_fj: float = 0.0
 
     @property
     def area_um2(self) -> float:
@@ -87,7 +90,8 @@ class CategoryFigures:
         """Plain-data form for JSON reports."""
         return {"std_area_um2": self.std_area_um2, "macro_area_um2": self.macro_area_um2,
                 "area_um2": self.area_um2, "leakage_nw": self.leakage_nw,
-                "cells": self.cells, "flip_flops": self.flip_flops}
+                "cells": self.cells, "flip_flops": self.flip_flops,
+                "clock_fj_per_cycle": self.clock_fj}
 
 
 def load_netlist(result: SynthesisResult) -> tuple[dict[str, ModuleNetlist], LibertyLibrary,
@@ -99,7 +103,8 @@ def load_netlist(result: SynthesisResult) -> tuple[dict[str, ModuleNetlist], Lib
 
 
 def category_figures(result: SynthesisResult, rules: CategoryRules) -> dict[str, CategoryFigures]:
-    """Area and leakage of ``result``'s top module by category (see :class:`CategoryRules`).
+    """Area, leakage and ungated clock energy of ``result``'s top module by category (see
+    :class:`CategoryRules`).
 
     Each module is analysed once; its figures are multiplied by its instance count.
     """
@@ -107,7 +112,9 @@ def category_figures(result: SynthesisResult, rules: CategoryRules) -> dict[str,
     figures = {name: CategoryFigures() for name in rules.order}
     shares = {}
 
-    def add(category: str, weight: float, area: float, leakage: float, flop: bool,
+    clock = {}
+
+    def add(category: str, weight: float, area: float, leakage: float, clock_fj: float | None,
             macro: bool = False):
         f = figures[category]
         if macro:
@@ -115,7 +122,9 @@ def category_figures(result: SynthesisResult, rules: CategoryRules) -> dict[str,
         else:
             f.std_area_um2 += weight * area
             f.cells += weight
-            f.flip_flops += weight * flop
+        if clock_fj is not None:
+            f.flip_flops += weight
+            f.clock_fj += weight * clock_fj
         f.leakage_nw += weight * leakage
 
     def visit(name: str, times: int, inherited: str | None):
@@ -125,13 +134,16 @@ def category_figures(result: SynthesisResult, rules: CategoryRules) -> dict[str,
         for cell in module.cells.values():
             if cell.kind in (STD, FLOP):
                 lib = library.cells[cell.type]
+                if cell.kind == FLOP and cell.type not in clock:
+                    clock[cell.type] = flop_clock_energy_fj(library, cell.type)
                 split = {inherited: 1.0} if inherited else shares[name][cell.name]
                 for category, share in split.items():
-                    add(category, times * share, lib.area_um2, lib.leakage_nw, cell.kind == FLOP)
+                    add(category, times * share, lib.area_um2, lib.leakage_nw,
+                        clock.get(cell.type) if cell.kind == FLOP else None)
             elif cell.kind == MACRO:
                 lib = macros.cells[cell.type]
                 add(inherited or rules.instance(cell.name) or rules.glue_of(name), times,
-                    lib.area_um2, lib.leakage_nw, False, macro=True)
+                    lib.area_um2, lib.leakage_nw, None, macro=True)
             elif cell.kind == MODULE:
                 visit(cell.type, times, inherited or rules.instance(cell.name))
 

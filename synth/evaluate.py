@@ -11,9 +11,11 @@ For a :class:`~dcom.config.DcomConfig` this
    :mod:`dcom.synth.workloads`), gate level, module by module (:mod:`dcom.synth.measure`);
 3. synthesizes the whole instance (``dcom.hw.top``: the clusters, banks, reduction network,
    controller and scalar unit), each distinct module once and the cluster's netlist taken
-   from step 1, in parallel with the cluster's measurements, and times it; the full array's
-   area is that synthesis, its power the measured cluster's times ``R x C`` plus the
-   leakage of the rest (its dynamic power is not measured);
+   from step 1, in parallel with the cluster's measurements, and times it; small instances
+   it also measures at gate level on a compiled Lanczos run. The full array's area is that
+   synthesis, its power the measured cluster's times ``R x C`` plus the top level's from
+   :mod:`dcom.synth.toplevel` (its memories' accesses, its flip-flops' clock, fitted data
+   energy), checked against the gate-level run where there is one;
 4. with ``compare=("systolic",)``, builds a weight-stationary systolic array with the same
    multipliers and SRAM capacity as one cluster (:mod:`dcom.hw.systolic`), synthesizes and
    times it and measures it on the same step the same way; then compares at cluster scale
@@ -34,7 +36,7 @@ from __future__ import annotations
 import math
 import numpy as np
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -55,9 +57,11 @@ from .flow import Progress, SynthesisResult, validate_liberty
 from .measure import PowerRun, measure_power
 from .power import ClockGating, PowerBreakdown, PowerFigures
 from .sta import DEFAULT_PATHS, DesignTiming, TimingError, analyze
+from .toplevel import TOP_LEVEL_MODEL, TopActivity, TopLevelModel, program_activity
 from .workloads import (LanczosStep, Workload, activation_matrix, cluster_workload,
                         lanczos_step, systolic_workload, top_workload)
 from dcom.sw.compiler import CompileError, compile_lanczos
+from dcom.sw.cycles import program_cycles
 from dcom.sw.systolicmodel import TileProduct, matrix_vector_schedule, systolic_latency
 
 __all__ = ["CLUSTER_RULES", "TOP_RULES", "SYSTOLIC_RULES", "TOP_GLUE_CATEGORY", "DesignEvaluation",
@@ -327,29 +331,41 @@ def _gating_rates(power: PowerBreakdown) -> dict[str, tuple[float, float]]:
 
 
 def full_scale_dcom(config: DcomConfig, cluster: DesignEvaluation,
-                    top: DesignEvaluation | None) -> FullScale:
+                    top: DesignEvaluation | None, activity: TopActivity | None,
+                    model: TopLevelModel = TOP_LEVEL_MODEL) -> FullScale:
     """The whole array running the step, each cluster its block in parallel.
 
     Area: the synthesis of the whole instance (``top``), by category. Power: the measured
-    cluster's times ``R x C``, plus the leakage of the top level's memories and own logic
-    (their dynamic power is not measured). Without ``top``, the cluster times ``R x C``.
+    cluster's times ``R x C``, plus the top level's memories and own logic at the power
+    ``model`` gives them on the whole instance's Lanczos run (``activity``,
+    :func:`top_activity`); without ``activity`` (no run fits the memories) their leakage
+    only. Without ``top``, the cluster times ``R x C``.
     """
     n = config.n_clusters
     power = cluster.power.power
     scaled = {c: PowerFigures(f.internal_uw * n, f.switching_uw * n, f.sram_uw * n,
                               f.leakage_uw * n, f.clock_uw * n)
               for c, f in power.categories.items()}
+    gating = _gating_rates(power)
     if top is None:
         return FullScale({c: f.area_um2 * n for c, f in cluster.area.items()}, scaled,
                          power.cycles, f"cluster x {n} (R x C); top level not synthesized",
-                         gating=_gating_rates(power))
-    for category in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY):
-        scaled[category] = PowerFigures(0.0, 0.0, 0.0, top.area[category].leakage_nw / 1000,
-                                        0.0)
-    return FullScale({c: f.area_um2 for c, f in top.area.items()}, scaled, power.cycles,
+                         gating=gating)
+    area = {c: f.area_um2 for c, f in top.area.items()}
+    if activity is None:
+        for category in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY):
+            scaled[category] = PowerFigures(leakage_uw=top.area[category].leakage_nw / 1000)
+        return FullScale(area, scaled, power.cycles,
+                         f"area: synthesis of the whole instance; power: the cluster's x {n} "
+                         f"plus the top level's leakage (no Lanczos run fits its memories)",
+                         gating=gating)
+    scaled[TOP_MEMORY_CATEGORY] = model.memories(config, activity, top.area[TOP_MEMORY_CATEGORY])
+    scaled[TOP_GLUE_CATEGORY] = model.glue(config, activity, top.area[TOP_GLUE_CATEGORY])
+    gating[TOP_GLUE_CATEGORY] = (model.clock_rate, model.idle_clock_rate)
+    return FullScale(area, scaled, power.cycles,
                      f"area: synthesis of the whole instance; power: the cluster's x {n} "
-                     f"plus the leakage of the top level's memories and logic (their dynamic "
-                     f"power not measured)", gating=_gating_rates(power))
+                     f"plus the top level's model on a Lanczos run of the whole instance",
+                     gating=gating)
 
 
 def _schedule_cycles(rows: int, cols: int, mul_stages: int, products: int) -> int:
@@ -446,6 +462,8 @@ class SynthReport:
     top: DesignEvaluation | None
     full_dcom: FullScale | None
     full_systolic: FullScale | None
+    #: The top level's activity on the whole instance's Lanczos run (:func:`top_activity`).
+    top_activity: TopActivity | None = None
     files: ReportFiles | None = None
     seconds: float = 0.0
 
@@ -465,6 +483,29 @@ class SynthReport:
             elif not design.timing.met:
                 failures.append(f"{design.name}: {design.timing.failure()}")
         return failures
+
+    def top_level_check(self, model: TopLevelModel = TOP_LEVEL_MODEL) -> dict:
+        """The top level's model (:mod:`dcom.synth.toplevel`) against the whole instance's
+        gate-level run, category by category, ungated and gated; empty without a run."""
+        top, activity = self.top, self.top_activity
+        if top is None or top.power is None or activity is None:
+            return {}
+        measured = top.power.power
+        gated = measured.gated()
+        rows = {}
+        for category, predict in ((TOP_MEMORY_CATEGORY, model.memories),
+                                  (TOP_GLUE_CATEGORY, model.glue)):
+            figures = predict(self.config, activity, top.area[category])
+            rate = model.clock_rate if category == TOP_GLUE_CATEGORY else 1.0
+            modelled = (figures.total_uw, figures.total_uw - figures.clock_uw * (1 - rate))
+            rows[category] = {
+                "model_uw": modelled[0], "measured_uw": measured.categories[category].total_uw,
+                "gated_model_uw": modelled[1],
+                "gated_measured_uw": gated.categories[category].total_uw}
+        for key in ("model_uw", "measured_uw", "gated_model_uw", "gated_measured_uw"):
+            rows.setdefault("top level", {})[key] = sum(
+                rows[c][key] for c in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY))
+        return rows
 
     def fig13(self) -> dict:
         """The paper's figure 13 three ways (:mod:`dcom.synth.fig13`), D-com over the systolic
@@ -584,10 +625,12 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
                 cluster_netlist.set_exception(exc)
             raise
         top = top_future.result() if top_future else None
-    full_dcom = full_scale_dcom(config, cluster, top) if cluster.power else None
+    activity = top_activity(config, tiles) if top is not None else None
+    full_dcom = full_scale_dcom(config, cluster, top, activity) if cluster.power else None
     full_systolic = full_scale_systolic(config, systolic) \
         if systolic is not None and systolic.power else None
-    report = SynthReport(config, cluster, systolic, top, full_dcom, full_systolic)
+    report = SynthReport(config, cluster, systolic, top, full_dcom, full_systolic,
+                         top_activity=activity)
     report.seconds = steps.elapsed
     report.files = write_synth_report(report, out_dir)
     steps.step(f"report: {report.files.markdown}")
@@ -617,6 +660,18 @@ def fitting_steps(config: DcomConfig, rows: int, cols: int) -> int:
             continue
         return steps
     return 0
+
+
+def top_activity(config: DcomConfig, tiles: int) -> TopActivity | None:
+    """The top level's activity on the whole instance's Lanczos run (the program
+    :func:`dcom.synth.workloads.top_workload` runs on a matrix of
+    :func:`top_matrix_shape`); None if no step of it fits the memories."""
+    rows, cols = top_matrix_shape(config, tiles)
+    steps = fitting_steps(config, rows, cols)
+    if steps == 0:
+        return None
+    program = compile_lanczos(config, rows, cols, steps).program
+    return program_activity(config, program, program_cycles(config, program).total)
 
 
 def measures_top(config: DcomConfig) -> bool:
@@ -775,12 +830,28 @@ def _full_table(report: SynthReport) -> Table:
     return Table("Full array", ["design", "area (mm^2)", "power (W)", "step (cycles)",
                                 "step energy (uJ)", "basis"], rows,
                  notes="D-com's area is the synthesis of the whole instance; its power is "
-                       "the measured cluster's times R x C plus the top level's leakage. The "
-                       "systolic array is scaled from the measured one "
+                       "the measured cluster's times R x C plus the top level's (memories, "
+                       "network, buses, controller) from its model (dcom.synth.toplevel) on a "
+                       "Lanczos run of the whole instance. The systolic array is scaled from the measured one "
                        "(`dcom.synth.evaluate.full_scale_systolic`). The ratios leave out "
                        "D-com's banks: either design needs the memory that holds the prompt, "
                        "and the systolic estimate has none. Power and time at "
                        f"{clock:g} MHz; {_clock_status(report.cluster, clock)}.")
+
+
+def _top_check_table(report: SynthReport) -> Table:
+    check = report.top_level_check()
+    rows = [[category, c["model_uw"] / 1000, c["measured_uw"] / 1000,
+             c["model_uw"] / c["measured_uw"], c["gated_model_uw"] / 1000,
+             c["gated_measured_uw"] / 1000, c["gated_model_uw"] / c["gated_measured_uw"]]
+            for category, c in check.items()]
+    return Table("Top level: model against the gate-level run",
+                 ["category", "model (mW)", "measured (mW)", "model / measured",
+                  "gated model (mW)", "gated measured (mW)", "gated model / measured"], rows,
+                 notes=f"The model (dcom.synth.toplevel, {TOP_LEVEL_MODEL.basis}): the "
+                       f"memories' accesses counted from the program times the SRAM model's "
+                       f"energies, the flip-flops' clock from synthesis, a fitted data energy "
+                       f"and clock-gating rate; it gives the full array's top level.")
 
 
 def _clock_status(design: DesignEvaluation, clock: float) -> str:
@@ -1019,8 +1090,9 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
                 f"{top.gated().total().total_uw / 1000:,.2f} mW instead of "
                 f"{top.total().total_uw / 1000:,.2f}. The top level's memories and logic (banks, "
                 f"program and broadcast memories, buses, reduction network, controller, scalar "
-                f"unit) draw {100 * top_level_share(top):.1f} % of it, a part the full "
-                f"array's estimate (clusters x {config.n_clusters}) has only as leakage.")
+                f"unit) draw {100 * top_level_share(top):.1f} % of it; the model the full "
+                f"array's estimate takes them from is checked against this run below.")
+            tables.append(_top_check_table(report))
         elif report.top.power_note:
             notes.append(f"Whole instance power not measured: {report.top.power_note}.")
     if report.full_dcom:
@@ -1086,6 +1158,10 @@ def write_synth_report(report: SynthReport, out_dir: Path) -> ReportFiles:
                 "dcom": report.full_dcom.to_dict(config.clock_mhz) if report.full_dcom else None,
                 "systolic": report.full_systolic.to_dict(config.clock_mhz)
                 if report.full_systolic else None},
+            "top_level_model": {**asdict(TOP_LEVEL_MODEL),
+                                "activity": asdict(report.top_activity)
+                                if report.top_activity else None,
+                                "check_against_gate_level": report.top_level_check()},
             "ratios_dcom_over_systolic": report.ratios(), "fig13": report.fig13(),
             "fig13_likely_paper_comparison": dict(zip(("comparison", "why"),
                                                       LIKELY_PAPER_COMPARISON)),
@@ -1112,6 +1188,11 @@ def summary_lines(report: SynthReport) -> list[str]:
             lines.append(f"whole instance on a Lanczos run (gate level): "
                          f"{top.total().total_uw / 1000:,.2f} mW, of which the top level's "
                          f"memories and logic {100 * top_level_share(top):.1f} %")
+            check = report.top_level_check().get("top level")
+            if check:
+                lines.append(f"top level's model / gate level: "
+                             f"{check['model_uw'] / check['measured_uw']:.3f} (gated "
+                             f"{check['gated_model_uw'] / check['gated_measured_uw']:.3f})")
     if report.full_dcom:
         lines.append(f"full array ({report.full_dcom.basis}): "
                      f"{report.full_dcom.area_um2() / 1e6:,.2f} mm^2, "

@@ -35,7 +35,7 @@ from .liberty_reader import LibertyLibrary
 from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist
 from .sram import SramFigures
 
-__all__ = ["transition_energies", "PowerFigures", "PowerBreakdown", "ToggleSet", "ClockGating",
+__all__ = ["transition_energies", "flop_clock_energy_fj", "PowerFigures", "PowerBreakdown", "ToggleSet", "ClockGating",
            "power_breakdown", "inherited_categories", "macro_enables", "flip_flop_outputs"]
 
 
@@ -71,6 +71,17 @@ def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
                 clocks.add(bit)
         switching[bit] += half_v2 * capacitance
     return dict(internal), dict(switching), clocks
+
+
+def flop_clock_energy_fj(library: LibertyLibrary, cell_type: str) -> float:
+    """Energy a flip-flop of ``cell_type`` draws from the clock in one cycle, ungated: two
+    edges, each its clock pins' internal energy and their share of the clock net's switching
+    (pin and wire capacitance, as :func:`transition_energies` counts them)."""
+    cell = library.cells[cell_type]
+    wire_ff = tech.WIRE_CAP_FF_PER_UM * tech.WIRE_UM_PER_FANOUT
+    return 2 * sum(cell.pins[pin].internal_energy_fj
+                   + 0.5 * library.voltage ** 2 * (cell.pins[pin].capacitance_ff + wire_ff)
+                   for pin in cell.clock_pins)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from dcom.synth.netlist import FLOP, STD, CellInstance, ModuleNetlist, instance_
 from dcom.synth.power import (ClockGating, PowerBreakdown, PowerFigures, ToggleSet,
                               inherited_categories, power_breakdown, transition_energies)
 from dcom.synth.scaling import check_systolic_scaling, write_scaling_report
+from dcom.synth.toplevel import memory_macro
 from dcom.synth import technology as tech
 
 SMALL = DcomConfig(cluster_rows=2, cluster_cols=2, grid_rows=2, grid_cols=2, buffer_depth=16,
@@ -210,6 +211,32 @@ def test_whole_instance_power_is_measured_on_a_lanczos_run(report):
     assert fitting_steps(SMALL, 8, 8) == 2 and fitting_steps(
         DcomConfig(cluster_rows=1, cluster_cols=1, grid_rows=2, grid_cols=2, buffer_depth=2,
                    expansion=1), 8, 8) == 0
+
+
+def test_top_level_model_against_the_gate_level_run(report):
+    """The top level's model (dcom.synth.toplevel) on the measured instance, a run its
+    constants were not fitted on: the memory accesses it counts from the program are the
+    simulation's, the flip-flops' clock from synthesis is the simulated clock net's, and
+    the whole top level's power is within 3 % (gated 15 %)."""
+    result, _, _ = report
+    power = result.top.power.power
+    activity = result.top_activity
+    assert activity.cycles == power.cycles
+    measured = {name.split(" ")[0]: counts for name, counts in power.sram_accesses.items()
+                if TOP_MEMORY_CATEGORY in name}
+    counted = {memory_macro(SMALL, kind).config.name: {"reads": r, "writes": w}
+               for kind, (r, w) in activity.accesses.items()}
+    assert counted == measured and counted[memory_macro(SMALL, "bank").config.name]["reads"]
+    glue = power.categories[TOP_GLUE_CATEGORY]
+    clock_uw = result.top.area[TOP_GLUE_CATEGORY].clock_fj * SMALL.clock_mhz * 1e-3
+    assert clock_uw == pytest.approx(glue.clock_uw, rel=0.005)
+    top = result.top_level_check()["top level"]
+    assert top["model_uw"] == pytest.approx(top["measured_uw"], rel=0.03)
+    assert top["gated_model_uw"] == pytest.approx(top["gated_measured_uw"], rel=0.15)
+    # The full array's top level is the model's, not only its leakage.
+    full = result.full_dcom.power
+    assert full[TOP_GLUE_CATEGORY].clock_uw == pytest.approx(clock_uw)
+    assert full[TOP_MEMORY_CATEGORY].sram_uw > 0
 
 
 def test_full_scale_systolic_estimate_against_the_measured_array(report, tmp_path):

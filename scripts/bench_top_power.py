@@ -1,9 +1,9 @@
 """The whole instance's power at gate level at small scales, and the top level's model
 checked against it.
 
-Each scale runs ``dcom synth`` (cluster and whole instance, no comparison) on a grid of
-2 x 2 multipliers per cluster, 64-word buffers, and measures the whole instance on a
-compiled Lanczos run (``dcom.synth.workloads.top_workload``): how much of it the top level
+Each scale (``RxC`` clusters, or ``RxC:PxQ`` for a grid of ``P x Q`` multipliers per cluster
+instead of 2 x 2) runs ``dcom synth`` (cluster and whole instance, no comparison) with
+64-word buffers, and measures the whole instance on a compiled Lanczos run (``dcom.synth.workloads.top_workload``): how much of it the top level
 (banks, program and broadcast memories, buses, reduction network, controller, scalar unit)
 draws. Then it fits the top level's model (:mod:`dcom.synth.toplevel`) on all the scales
 (the constants ``TOP_LEVEL_MODEL`` holds) and checks each scale against the model fitted on
@@ -11,7 +11,7 @@ the others. Prints one line per scale and per check, writes the reports under ``
 
 Usage::
 
-    python scripts/bench_top_power.py [--clusters 2x2,2x4,4x4] [--out DIR]
+    python scripts/bench_top_power.py [--clusters 2x2,2x4,4x4,2x2:4x4] [--out DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ TILES = 2
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", default="2x2,2x4,4x4",
-                        help="cluster arrays, comma-separated (default 2x2,2x4,4x4)")
+                        help="cluster arrays RxC or RxC:PxQ (P x Q multipliers a cluster, "
+                             "default 2x2), comma-separated (default 2x2,2x4,4x4)")
     parser.add_argument("--out", type=Path, default=None, help="report folders (default: temp)")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="dcom-top-power-"))
@@ -40,15 +41,18 @@ def main(argv=None) -> int:
           "| top memories (mW) | top logic (mW) | seconds")
     measured = []
     for text in args.clusters.split(","):
-        rows, cols = (int(x) for x in text.lower().split("x"))
-        config = DcomConfig(cluster_rows=rows, cluster_cols=cols, grid_rows=2, grid_cols=2,
-                            buffer_depth=64, expansion=2)
+        clusters, _, grid = text.lower().partition(":")
+        rows, cols = (int(x) for x in clusters.split("x"))
+        grid_rows, grid_cols = (int(x) for x in (grid or "2x2").split("x"))
+        config = DcomConfig(cluster_rows=rows, cluster_cols=cols, grid_rows=grid_rows,
+                            grid_cols=grid_cols, buffer_depth=64, expansion=2)
         start = time.monotonic()
         report = evaluate(config, out / text, tiles=TILES, measure_top=True,
                           progress=lambda line: None)
         power = report.top.power.power
         total = power.total().total_uw / 1000
-        print(f"{text} | {config.n_clusters * 4} | {power.cycles} | {total:,.2f} | "
+        print(f"{text} | {config.n_clusters * config.macs_per_cluster} | {power.cycles} | "
+              f"{total:,.2f} | "
               f"{power.gated().total().total_uw / 1000:,.2f} | "
               f"{100 * top_level_share(power):.1f} | "
               f"{power.categories[TOP_MEMORY_CATEGORY].total_uw / 1000:,.3f} | "

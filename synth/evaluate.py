@@ -492,16 +492,16 @@ class SynthReport:
             return {}
         measured = top.power.power
         gated = measured.gated()
-        rows = {}
-        for category, predict in ((TOP_MEMORY_CATEGORY, model.memories),
-                                  (TOP_GLUE_CATEGORY, model.glue)):
-            figures = predict(self.config, activity, top.area[category])
-            rate = model.clock_rate if category == TOP_GLUE_CATEGORY else 1.0
-            modelled = (figures.total_uw, figures.total_uw - figures.clock_uw * (1 - rate))
-            rows[category] = {
-                "model_uw": modelled[0], "measured_uw": measured.categories[category].total_uw,
-                "gated_model_uw": modelled[1],
-                "gated_measured_uw": gated.categories[category].total_uw}
+        memories = model.memories(self.config, activity, top.area[TOP_MEMORY_CATEGORY])
+        modelled = {TOP_MEMORY_CATEGORY: (memories, memories),
+                    TOP_GLUE_CATEGORY: tuple(
+                        model.glue(self.config, activity, top.area[TOP_GLUE_CATEGORY], g)
+                        for g in (False, True))}
+        rows = {category: {"model_uw": ungated.total_uw,
+                           "measured_uw": measured.categories[category].total_uw,
+                           "gated_model_uw": with_gating.total_uw,
+                           "gated_measured_uw": gated.categories[category].total_uw}
+                for category, (ungated, with_gating) in modelled.items()}
         for key in ("model_uw", "measured_uw", "gated_model_uw", "gated_measured_uw"):
             rows.setdefault("top level", {})[key] = sum(
                 rows[c][key] for c in (TOP_MEMORY_CATEGORY, TOP_GLUE_CATEGORY))
@@ -832,7 +832,8 @@ def _full_table(report: SynthReport) -> Table:
                  notes="D-com's area is the synthesis of the whole instance; its power is "
                        "the measured cluster's times R x C plus the top level's (memories, "
                        "network, buses, controller) from its model (dcom.synth.toplevel) on a "
-                       "Lanczos run of the whole instance. The systolic array is scaled from the measured one "
+                       "Lanczos run of the whole instance. The systolic array is scaled from "
+                       "the measured one "
                        "(`dcom.synth.evaluate.full_scale_systolic`). The ratios leave out "
                        "D-com's banks: either design needs the memory that holds the prompt, "
                        "and the systolic estimate has none. Power and time at "

@@ -35,8 +35,9 @@ from .liberty_reader import LibertyLibrary
 from .netlist import FLOP, MACRO, MODULE, STD, ModuleNetlist
 from .sram import SramFigures
 
-__all__ = ["transition_energies", "flop_clock_energy_fj", "PowerFigures", "PowerBreakdown", "ToggleSet", "ClockGating",
-           "power_breakdown", "inherited_categories", "macro_enables", "flip_flop_outputs"]
+__all__ = ["transition_energies", "flop_clock_energy_fj", "PowerFigures", "PowerBreakdown",
+           "ToggleSet", "ClockGating", "power_breakdown", "inherited_categories", "macro_enables",
+           "flip_flop_outputs"]
 
 
 def transition_energies(module: ModuleNetlist, library: LibertyLibrary,

@@ -161,11 +161,12 @@ class TopLevelModel:
         return PowerFigures(sram_uw=energy_pj * config.clock_mhz / activity.cycles,
                             leakage_uw=area.leakage_nw / 1000)
 
-    def glue(self, config: DcomConfig, activity: TopActivity,
-             area: CategoryFigures) -> PowerFigures:
-        """The top level's own logic over ``activity``: its clock (from ``area``) and data
-        energy; the model does not split internal from switching energy (all internal)."""
-        clock_uw = area.clock_fj * config.clock_mhz * 1e-3
+    def glue(self, config: DcomConfig, activity: TopActivity, area: CategoryFigures,
+             gated: bool = False) -> PowerFigures:
+        """The top level's own logic over ``activity``: its clock (from ``area``; times
+        :attr:`clock_rate` if ``gated``) and data energy; the model does not split internal
+        from switching energy (all internal)."""
+        clock_uw = area.clock_fj * config.clock_mhz * 1e-3 * (self.clock_rate if gated else 1)
         data_fj = activity.cycles * (self.data_fj_per_cycle
                                      + activity.clusters * self.data_fj_per_cluster_cycle)
         data_uw = data_fj * config.clock_mhz / activity.cycles * 1e-3

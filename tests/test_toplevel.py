@@ -67,6 +67,9 @@ def test_figures_from_structure_and_activity():
     assert glue.clock_uw == pytest.approx(4262.4)
     assert glue.dynamic_uw == pytest.approx(4262.4 + 1300.0)
     assert glue.leakage_uw == pytest.approx(2.0)
+    gated = model.glue(CONFIG, activity, area, gated=True)
+    assert gated.clock_uw == pytest.approx(0.2 * 4262.4)
+    assert gated.dynamic_uw == pytest.approx(0.2 * 4262.4 + 1300.0)
     memories = model.memories(CONFIG, activity, area)
     bank, program = memory_macro(CONFIG, "bank"), memory_macro(CONFIG, "program")
     energy_pj = 72 * bank.read_energy_pj + 1000 * program.read_energy_pj \

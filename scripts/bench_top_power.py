@@ -47,8 +47,8 @@ def main(argv=None) -> int:
         config = DcomConfig(cluster_rows=rows, cluster_cols=cols, grid_rows=grid_rows,
                             grid_cols=grid_cols, buffer_depth=64, expansion=2)
         start = time.monotonic()
-        report = evaluate(config, out / text, tiles=TILES, measure_top=True,
-                          progress=lambda line: None)
+        report = evaluate(config, out / text.replace(":", "-grid-"), tiles=TILES,
+                          measure_top=True, progress=lambda line: None)
         power = report.top.power.power
         total = power.total().total_uw / 1000
         print(f"{text} | {config.n_clusters * config.macs_per_cluster} | {power.cycles} | "

@@ -34,6 +34,7 @@ top's memories and glue.
 from __future__ import annotations
 
 import math
+import re
 import numpy as np
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -603,6 +604,11 @@ def evaluate(config: DcomConfig, out_dir: str | Path, *, liberty: str | Path | N
     steps = Progress(progress)
     out_dir = Path(out_dir)
     measure = liberty is None
+    if measure and re.search(r"[:\s]", str(out_dir.absolute())):
+        # Found before hours of synthesis, not by the first Verilator build.
+        raise ValueError(f"out_dir={str(out_dir)!r}: the gate-level simulations build with "
+                         f"make, which cannot take ':' or whitespace in a path; allowed "
+                         f"values: a folder whose path has neither")
     steps.step(f"dcom synth: {config.describe()}, clock {config.clock_mhz:g} MHz")
     if liberty is not None:
         # Before the designs are elaborated, which takes minutes for a whole instance.

@@ -331,3 +331,17 @@ def test_a_library_without_delays_maps_without_a_target_and_is_not_timed(tmp_pat
                                f"delay target of 1000 ps"]
     with pytest.raises(TimingError, match="liberty tiny has no delay tables"):
         analyze(result, clock_mhz=1000)
+
+
+@pytest.mark.parametrize("name", ["2x2:4x4", "my runs"])
+def test_an_output_folder_make_cannot_take_is_refused_before_any_work(tmp_path, capsys, name):
+    """The gate-level simulations build with make, which splits paths at ':' and spaces:
+    `dcom synth` says so at once, naming the folder, instead of failing hours later."""
+    from dcom.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "--clusters", "1x1", "--grid", "2x2", "--out", str(tmp_path / name)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert f"out_dir='{tmp_path / name}'" in error and "':' or whitespace" in error
+    assert not (tmp_path / name).exists()

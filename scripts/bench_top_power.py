@@ -29,6 +29,13 @@ from dcom.synth.toplevel import TopLevelModel, TopSample
 TILES = 2
 
 
+def _ratios(check: dict) -> str:
+    """The whole top level's model / measurement, ungated and gated."""
+    top = check["top level"]
+    return (f"{top['model_uw'] / top['measured_uw']:.4f} | "
+            f"{top['gated_model_uw'] / top['gated_measured_uw']:.4f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", default="2x2,2x4,4x4",
@@ -38,7 +45,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="dcom-top-power-"))
     print("clusters | multipliers | cycles | whole instance (mW) | gated (mW) | top level % "
-          "| top memories (mW) | top logic (mW) | seconds")
+          "| top memories (mW) | top logic (mW) | top level: TOP_LEVEL_MODEL / measured | gated "
+          "| seconds")
     measured = []
     for text in args.clusters.split(","):
         clusters, _, grid = text.lower().partition(":")
@@ -57,6 +65,7 @@ def main(argv=None) -> int:
               f"{100 * top_level_share(power):.1f} | "
               f"{power.categories[TOP_MEMORY_CATEGORY].total_uw / 1000:,.3f} | "
               f"{power.categories[TOP_GLUE_CATEGORY].total_uw / 1000:,.3f} | "
+              f"{_ratios(report.top_level_check())} | "
               f"{time.monotonic() - start:.0f}", flush=True)
         sample = TopSample(top_activity(config, TILES), power.categories[TOP_GLUE_CATEGORY],
                            power.gating[TOP_GLUE_CATEGORY])
@@ -75,11 +84,9 @@ def main(argv=None) -> int:
             continue
         check = report.top_level_check(TopLevelModel.fit(others, clock))
         ratio = {c: v["model_uw"] / v["measured_uw"] for c, v in check.items()}
-        top = check["top level"]
         print(f"{text} | {', '.join(t for j, (t, _, _) in enumerate(measured) if j != k)} | "
               f"{ratio[TOP_MEMORY_CATEGORY]:.4f} | {ratio[TOP_GLUE_CATEGORY]:.4f} | "
-              f"{ratio['top level']:.4f} | "
-              f"{top['gated_model_uw'] / top['gated_measured_uw']:.4f}", flush=True)
+              f"{_ratios(check)}", flush=True)
     return 0
 
 

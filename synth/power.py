@@ -40,6 +40,11 @@ __all__ = ["transition_energies", "flop_clock_energy_fj", "PowerFigures", "Power
            "flip_flop_outputs"]
 
 
+def _load_capacitance_ff(pin) -> float:
+    """What a net sees at one load pin: the pin's capacitance and its wire's."""
+    return pin.capacitance_ff + tech.WIRE_CAP_FF_PER_UM * tech.WIRE_UM_PER_FANOUT
+
+
 def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
                         macros: LibertyLibrary | None
                         ) -> tuple[dict[int, float], dict[int, float], set[int]]:
@@ -49,7 +54,6 @@ def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
     Loads inside submodules are counted there (the net enters them through a port), loads
     outside the module through its output ports are counted by the parent.
     """
-    wire_ff = tech.WIRE_CAP_FF_PER_UM * tech.WIRE_UM_PER_FANOUT
     half_v2 = 0.5 * library.voltage ** 2
     internal: dict[int, float] = defaultdict(float)
     switching: dict[int, float] = defaultdict(float)
@@ -65,7 +69,7 @@ def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
             if cell is None or cell.kind == MODULE:
                 continue
             lib = (library if cell.kind in (STD, FLOP) else macros).cells[cell.type]
-            capacitance += lib.pins[pin].capacitance_ff + wire_ff
+            capacitance += _load_capacitance_ff(lib.pins[pin])
             if cell.kind in (STD, FLOP):
                 internal[bit] += lib.pins[pin].internal_energy_fj
             if cell.kind == FLOP and pin in lib.clock_pins:
@@ -76,12 +80,11 @@ def transition_energies(module: ModuleNetlist, library: LibertyLibrary,
 
 def flop_clock_energy_fj(library: LibertyLibrary, cell_type: str) -> float:
     """Energy a flip-flop of ``cell_type`` draws from the clock in one cycle, ungated: two
-    edges, each its clock pins' internal energy and their share of the clock net's switching
-    (pin and wire capacitance, as :func:`transition_energies` counts them)."""
+    edges, each its clock pins' internal energy and their share of the clock net's switching,
+    as :func:`transition_energies` counts them."""
     cell = library.cells[cell_type]
-    wire_ff = tech.WIRE_CAP_FF_PER_UM * tech.WIRE_UM_PER_FANOUT
     return 2 * sum(cell.pins[pin].internal_energy_fj
-                   + 0.5 * library.voltage ** 2 * (cell.pins[pin].capacitance_ff + wire_ff)
+                   + 0.5 * library.voltage ** 2 * _load_capacitance_ff(cell.pins[pin])
                    for pin in cell.clock_pins)
 
 

@@ -18,9 +18,9 @@ any scale from what synthesis and the compiler know, in four parts:
   buses and controller): a fitted constant per cycle plus one per cluster and cycle;
 * **leakage**: from synthesis.
 
-The three constants (:class:`TopLevelModel`) are fitted on instances measured at gate level
-by ``scripts/bench_top_power.py``, which also checks each measured instance against the
-model fitted on the others.
+The constants (:class:`TopLevelModel`: the two of the data energy, the clock-gating rates)
+are fitted on instances measured at gate level by ``scripts/bench_top_power.py``, which also
+checks each measured instance against the model fitted on the others.
 """
 
 from __future__ import annotations
